@@ -1,0 +1,78 @@
+# andon — two commands do everything on a fresh machine with Go: `make run` and `make test`.
+# Everything installed lives under .cache/ (ignored), so later runs are quick.
+
+SHELL      := /bin/bash
+GO         ?= go
+CACHE      := $(CURDIR)/.cache
+TOOLS_BIN  := $(CACHE)/bin
+export ANDON_TOOLS_BIN := $(TOOLS_BIN)
+export PATH := $(TOOLS_BIN):$(PATH)
+
+PROM_TOOLS := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
+AM_TOOLS   := $(TOOLS_BIN)/alertmanager $(TOOLS_BIN)/amtool
+ANDON      := $(TOOLS_BIN)/andon
+EXAMPLES   := erlmcp mcpserver
+
+# Each area adds its own steps in mk/<area>.mk: TEST_TARGETS += …, BENCH_TARGETS += …
+TEST_TARGETS  :=
+BENCH_TARGETS :=
+-include mk/*.mk
+
+.PHONY: all run test bench tools build generate check-generated test-go test-fuzz-seeds golden-update clean
+
+all: build
+
+## run: generate and test the erlmcp example with real promtool, print the explanation.
+run: tools build
+	$(ANDON) generate -f examples/erlmcp/limits.yaml -o examples/erlmcp/generated
+	$(ANDON) test examples/erlmcp/generated
+	$(ANDON) explain examples/erlmcp/limits.yaml
+
+## test: every test, as CI runs it.
+test: tools build check-generated test-go $(TEST_TARGETS)
+
+## bench: speed and memory figures.
+bench: tools build $(BENCH_TARGETS)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## tools: build the pinned Prometheus, promtool, Alertmanager and amtool into .cache/bin.
+tools: $(PROM_TOOLS) $(AM_TOOLS)
+
+$(PROM_TOOLS) &: tools/prometheus/go.mod tools/prometheus/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> building pinned prometheus + promtool (first time takes minutes)"
+	cd tools/prometheus && $(GO) build -trimpath -o $(TOOLS_BIN)/ \
+		github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+	@touch $(PROM_TOOLS)
+
+$(AM_TOOLS) &: tools/alertmanager/go.mod tools/alertmanager/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> building pinned alertmanager + amtool"
+	cd tools/alertmanager && $(GO) build -trimpath -o $(TOOLS_BIN)/ \
+		github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+	@touch $(AM_TOOLS)
+
+build:
+	@mkdir -p $(TOOLS_BIN)
+	$(GO) build -o $(ANDON) ./cmd/andon
+
+## check-generated: the committed bundles must be exactly what the generator writes now.
+check-generated: build
+	@for ex in $(EXAMPLES); do \
+		tmp=$$(mktemp -d); \
+		$(ANDON) generate -f examples/$$ex/limits.yaml -o $$tmp || exit 1; \
+		diff -r examples/$$ex/generated $$tmp || { echo "examples/$$ex/generated is stale: run 'make generate'"; exit 1; }; \
+		rm -rf $$tmp; \
+	done
+
+generate: build
+	@for ex in $(EXAMPLES); do $(ANDON) generate -f examples/$$ex/limits.yaml -o examples/$$ex/generated || exit 1; done
+
+test-go:
+	$(GO) test -count=1 ./...
+
+golden-update:
+	$(GO) test ./... -update
+
+clean:
+	rm -rf $(CACHE)
