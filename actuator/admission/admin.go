@@ -1,0 +1,100 @@
+package admission
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// maxAdminBody bounds a PUT body; a valid one is a few hundred bytes.
+const maxAdminBody = 64 << 10
+
+// AdminHandler serves GET and PUT of the admission API (docs/contracts.md);
+// mount it at /admin/admission.
+func (c *Controller) AdminHandler() http.Handler {
+	return http.HandlerFunc(c.serveAdmin)
+}
+
+func (c *Controller) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if msg, ok := CheckToken(c.cfg.Token, r); !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="andon-admission"`)
+		WriteError(w, http.StatusUnauthorized, msg)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		WriteJSON(w, http.StatusOK, c.State())
+	case http.MethodPut:
+		var u Update
+		if status, err := DecodeJSON(w, r, &u); err != nil {
+			WriteError(w, status, err.Error())
+			return
+		}
+		st, err := c.Apply(u)
+		switch {
+		case errors.Is(err, ErrDrainStarted):
+			WriteError(w, http.StatusConflict, err.Error())
+		case err != nil:
+			WriteError(w, http.StatusBadRequest, err.Error())
+		default:
+			WriteJSON(w, http.StatusOK, st)
+		}
+	default:
+		w.Header().Set("Allow", "GET, PUT")
+		WriteError(w, http.StatusMethodNotAllowed, r.Method+" is not supported; use GET to read or PUT to change the settings")
+	}
+}
+
+// CheckToken checks "Authorization: Bearer <token>" in constant time. An empty
+// token disables the API. It is exported for other admin endpoints of the same service.
+func CheckToken(token string, r *http.Request) (string, bool) {
+	if token == "" {
+		return "admin API disabled: no admin token is configured (set --admin.token or ANDON_ADMIN_TOKEN)", false
+	}
+	got := r.Header.Get("Authorization")
+	if subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+token)) != 1 {
+		return "missing or wrong bearer token: send Authorization: Bearer <admin token>", false
+	}
+	return "", true
+}
+
+// DecodeJSON strictly decodes a JSON request body into v (unknown fields and
+// trailing data are errors); on failure it returns the HTTP status to answer.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: send application/json", ct)
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes", tooBig.Limit)
+		}
+		return http.StatusBadRequest, fmt.Errorf("body is not a valid JSON object for this endpoint: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return http.StatusBadRequest, errors.New("body has data after the JSON object; send exactly one object")
+	}
+	return 0, nil
+}
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// WriteError answers status with {"error": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, map[string]string{"error": msg})
+}
