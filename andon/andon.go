@@ -1,0 +1,153 @@
+// Package andon is the stop-the-line ledger: an andon blocks its sku (a
+// service or a build) until a human records root cause, fix and prevention.
+// Every state change writes a receipt chained by hash to the one before.
+package andon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FailureType says why the line stopped.
+type FailureType string
+
+// The failure types the ledger accepts.
+const (
+	OperatingLimit     FailureType = "operating_limit"
+	SLOBurn            FailureType = "slo_burn"
+	TestFailure        FailureType = "test_failure"
+	CompilationFailure FailureType = "compilation_failure"
+	NonDeterminism     FailureType = "non_determinism"
+	MissingReceipt     FailureType = "missing_receipt"
+	SHACLViolation     FailureType = "shacl_violation"
+)
+
+// FailureTypes lists every accepted failure type in a stable order.
+var FailureTypes = []FailureType{OperatingLimit, SLOBurn, TestFailure, CompilationFailure, NonDeterminism, MissingReceipt, SHACLViolation}
+
+// ParseFailureType accepts exactly one of FailureTypes.
+func ParseFailureType(s string) (FailureType, error) {
+	for _, t := range FailureTypes {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	names := make([]string, len(FailureTypes))
+	for i, t := range FailureTypes {
+		names[i] = string(t)
+	}
+	return "", fmt.Errorf("unknown failure type %q: use one of %s", s, strings.Join(names, ", "))
+}
+
+// Status of an andon.
+type Status string
+
+// An andon is open until a human resolves it.
+const (
+	StatusOpen     Status = "open"
+	StatusResolved Status = "resolved"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound        = errors.New("andon not found")
+	ErrAlreadyResolved = errors.New("andon already resolved")
+	ErrInvalid         = errors.New("invalid request")
+	ErrUnavailable     = errors.New("store unavailable")
+)
+
+// Andon is one stop-the-line event.
+type Andon struct {
+	ID       string            `json:"id"`
+	Type     FailureType       `json:"type"`
+	SKU      string            `json:"sku"`
+	Stage    string            `json:"stage"`
+	Details  map[string]string `json:"details,omitempty"`
+	Status   Status            `json:"status"`
+	Origin   string            `json:"origin,omitempty"`
+	OpenedAt time.Time         `json:"opened_at"`
+	// Set once resolved.
+	ResolvedAt *time.Time  `json:"resolved_at,omitempty"`
+	Resolution *Resolution `json:"resolution,omitempty"`
+}
+
+// TimeToResolve is how long the andon stayed open (so far, when still open).
+func (a Andon) TimeToResolve(now time.Time) time.Duration {
+	end := now
+	if a.ResolvedAt != nil {
+		end = *a.ResolvedAt
+	}
+	return end.Sub(a.OpenedAt)
+}
+
+// Resolution is what a human records to release the line.
+type Resolution struct {
+	RootCause       string `json:"root_cause"`
+	FixApplied      string `json:"fix_applied"`
+	PreventionAdded string `json:"prevention_added"`
+	Resolver        string `json:"resolver,omitempty"`
+}
+
+// Validate requires all three answers.
+func (r Resolution) Validate() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"root_cause", r.RootCause}, {"fix_applied", r.FixApplied}, {"prevention_added", r.PreventionAdded}} {
+		if strings.TrimSpace(f.v) == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: resolution needs non-empty %s", ErrInvalid, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Trigger asks for a new andon. Origin, when set, makes triggering
+// idempotent: while an andon with the same origin is open, no second opens.
+type Trigger struct {
+	Type    FailureType       `json:"type"`
+	SKU     string            `json:"sku"`
+	Stage   string            `json:"stage"`
+	Details map[string]string `json:"details,omitempty"`
+	Origin  string            `json:"origin,omitempty"`
+}
+
+// Validate rejects unknown types and an empty sku.
+func (t Trigger) Validate() error {
+	if _, err := ParseFailureType(string(t.Type)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if strings.TrimSpace(t.SKU) == "" {
+		return fmt.Errorf("%w: sku is empty: name the service or build the andon blocks", ErrInvalid)
+	}
+	return nil
+}
+
+// ParseDetails turns k=v pairs (CLI --detail) into a map.
+func ParseDetails(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: detail %q is not key=value", ErrInvalid, p)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// newID returns a sortable id: prefix, base-36 milliseconds, random suffix.
+func newID(prefix string, t time.Time) string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return prefix + strings.ToUpper(strconv.FormatInt(t.UnixMilli(), 36)) + "-" + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+

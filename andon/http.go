@@ -1,0 +1,272 @@
+package andon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxRequestBody bounds ledger API request bodies.
+const maxRequestBody = 1 << 20
+
+// Handler serves the ledger under /api/v1:
+//
+//	POST /api/v1/andons                 trigger (201 opened, 200 already open for the origin)
+//	GET  /api/v1/andons?sku=&status=&type=&limit=
+//	GET  /api/v1/andons/{id}            the andon and its receipts
+//	POST /api/v1/andons/{id}/resolve    resolve (409 when someone else already did)
+//	GET  /api/v1/gate?sku=&stage=       can the sku proceed?
+//	GET  /api/v1/receipts/verify        check the receipt chain
+//	GET  /api/v1/actions?service=&result=&limit=  actuator decisions
+func (l *Ledger) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/andons", func(w http.ResponseWriter, r *http.Request) {
+		var t Trigger
+		if !decodeBody(w, r, &t) {
+			return
+		}
+		res, err := l.Trigger(r.Context(), t)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		code := http.StatusOK
+		if res.Created {
+			code = http.StatusCreated
+		}
+		writeJSON(w, code, res.Andon)
+	})
+	mux.HandleFunc("GET /api/v1/andons", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		n, _ := strconv.Atoi(q.Get("limit"))
+		list, err := l.List(r.Context(), Filter{SKU: q.Get("sku"), Status: Status(q.Get("status")), Type: FailureType(q.Get("type")), Limit: n})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(list))
+	})
+	mux.HandleFunc("GET /api/v1/andons/{id}", func(w http.ResponseWriter, r *http.Request) {
+		a, rs, err := l.Show(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, showResponse{Andon: a, Receipts: nonNil(rs)})
+	})
+	mux.HandleFunc("POST /api/v1/andons/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {
+		var res Resolution
+		if !decodeBody(w, r, &res) {
+			return
+		}
+		a, err := l.Resolve(r.Context(), r.PathValue("id"), res)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+	mux.HandleFunc("GET /api/v1/gate", func(w http.ResponseWriter, r *http.Request) {
+		g, err := l.Gate(r.Context(), r.URL.Query().Get("sku"), r.URL.Query().Get("stage"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, g)
+	})
+	mux.HandleFunc("GET /api/v1/receipts/verify", func(w http.ResponseWriter, r *http.Request) {
+		probs, err := l.Verify(r.Context())
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, verifyResponse{OK: len(probs) == 0, Problems: nonNil(probs)})
+	})
+	mux.HandleFunc("GET /api/v1/actions", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		n, _ := strconv.Atoi(q.Get("limit"))
+		recs, err := l.Store.Actions(r.Context(), ActionFilter{Service: q.Get("service"), Result: q.Get("result"), Limit: n})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(recs))
+	})
+	return mux
+}
+
+type showResponse struct {
+	Andon    Andon     `json:"andon"`
+	Receipts []Receipt `json:"receipts"`
+}
+
+type verifyResponse struct {
+	OK       bool      `json:"ok"`
+	Problems []Problem `json:"problems"`
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeJSON(w, http.StatusUnsupportedMediaType, errorResponse{"Content-Type must be application/json, got " + ct})
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorResponse{"request body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// statusOf maps ledger errors to HTTP status codes and back (Client).
+var statusOf = []struct {
+	err  error
+	code int
+}{
+	{ErrInvalid, http.StatusBadRequest},
+	{ErrNotFound, http.StatusNotFound},
+	{ErrAlreadyResolved, http.StatusConflict},
+	{ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	for _, s := range statusOf {
+		if errors.Is(err, s.err) {
+			code = s.code
+			break
+		}
+	}
+	writeJSON(w, code, errorResponse{err.Error()})
+}
+
+// Client talks to a ledger served by 'andon webhook'.
+type Client struct {
+	URL         string // e.g. http://127.0.0.1:9095
+	BearerToken string
+	HTTP        *http.Client
+}
+
+var _ API = (*Client)(nil)
+
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	u := strings.TrimRight(c.URL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("ledger URL %q: %w", c.URL, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.BearerToken)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%w: reading %s: %w", ErrUnavailable, u, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e errorResponse
+		_ = json.Unmarshal(b, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		for _, s := range statusOf {
+			if s.code == resp.StatusCode {
+				return fmt.Errorf("%w: %s", s.err, e.Error)
+			}
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, u, resp.StatusCode, e.Error)
+	}
+	return json.Unmarshal(b, out)
+}
+
+// Trigger implements API.
+func (c *Client) Trigger(ctx context.Context, t Trigger) (TriggerResult, error) {
+	var a Andon
+	if err := c.call(ctx, http.MethodPost, "/api/v1/andons", nil, t, &a); err != nil {
+		return TriggerResult{}, err
+	}
+	return TriggerResult{Andon: a, Created: true}, nil
+}
+
+// Resolve implements API.
+func (c *Client) Resolve(ctx context.Context, id string, res Resolution) (Andon, error) {
+	var a Andon
+	err := c.call(ctx, http.MethodPost, "/api/v1/andons/"+url.PathEscape(id)+"/resolve", nil, res, &a)
+	return a, err
+}
+
+// Gate implements API.
+func (c *Client) Gate(ctx context.Context, sku, stage string) (GateResult, error) {
+	var g GateResult
+	err := c.call(ctx, http.MethodGet, "/api/v1/gate", url.Values{"sku": {sku}, "stage": {stage}}, nil, &g)
+	return g, err
+}
+
+// Show implements API.
+func (c *Client) Show(ctx context.Context, id string) (Andon, []Receipt, error) {
+	var s showResponse
+	err := c.call(ctx, http.MethodGet, "/api/v1/andons/"+url.PathEscape(id), nil, nil, &s)
+	return s.Andon, s.Receipts, err
+}
+
+// List implements API.
+func (c *Client) List(ctx context.Context, f Filter) ([]Andon, error) {
+	var list []Andon
+	q := url.Values{"sku": {f.SKU}, "status": {string(f.Status)}, "type": {string(f.Type)}, "limit": {strconv.Itoa(f.Limit)}}
+	err := c.call(ctx, http.MethodGet, "/api/v1/andons", q, nil, &list)
+	return list, err
+}
+
+// Verify implements API.
+func (c *Client) Verify(ctx context.Context) ([]Problem, error) {
+	var v verifyResponse
+	err := c.call(ctx, http.MethodGet, "/api/v1/receipts/verify", nil, nil, &v)
+	return v.Problems, err
+}

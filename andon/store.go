@@ -1,0 +1,107 @@
+package andon
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists andons, receipts, received alerts and action decisions.
+// SQLite (NewSQLite) is the embedded default; the interface is what a
+// PostgreSQL store would implement. Every write that changes an andon also
+// writes its receipt in the same transaction.
+type Store interface {
+	Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerResult, error)
+	Resolve(ctx context.Context, id string, res Resolution, at time.Time) (Andon, Receipt, error)
+	Get(ctx context.Context, id string) (Andon, error)
+	List(ctx context.Context, f Filter) ([]Andon, error)
+	// Receipts returns the chain in order; andonID "" means all of it.
+	Receipts(ctx context.Context, andonID string) ([]Receipt, error)
+	Ingest(ctx context.Context, n Notification) (IngestResult, error)
+	RecordActions(ctx context.Context, recs []ActionRecord) error
+	Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error)
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// TriggerResult is the andon a trigger opened, or the open one with the same origin.
+type TriggerResult struct {
+	Andon   Andon
+	Created bool
+	Receipt *Receipt // nil when nothing was created
+}
+
+// Filter selects andons for List; zero fields match everything.
+type Filter struct {
+	SKU    string
+	Status Status
+	Type   FailureType
+	Limit  int // default 100
+}
+
+// Notification is one Alertmanager notification as the webhook recorded it.
+type Notification struct {
+	Receiver   string
+	GroupKey   string
+	ReceivedAt time.Time
+	Alerts     []AlertEvent
+}
+
+// AlertEvent is one alert of a notification. Key (sha256(groupKey) +
+// fingerprint + startsAt) together with Status makes recording idempotent.
+type AlertEvent struct {
+	Key         string
+	Status      string // firing | resolved
+	Fingerprint string
+	StartsAt    time.Time
+	EndsAt      time.Time
+	Labels      map[string]string
+	Annotations map[string]string
+	// Andon, when set on a firing alert, opens an andon unless one with the
+	// same Origin is open.
+	Andon *Trigger
+}
+
+// IngestResult tells, per alert of the notification, whether it had been
+// recorded before and which andon (if any) it is tied to.
+type IngestResult struct {
+	Duplicate []bool
+	AndonIDs  []string
+	Opened    []Andon
+	Receipts  []Receipt
+}
+
+// ActionRecord is one decision of the actuator: acted, skipped or failed, and why.
+type ActionRecord struct {
+	ID       int64     `json:"id"`
+	Time     time.Time `json:"time"`
+	AlertKey string    `json:"alert_key,omitempty"`
+	Alert    string    `json:"alert,omitempty"`
+	AndonID  string    `json:"andon_id,omitempty"`
+	Kind     string    `json:"kind"`
+	Service  string    `json:"service"`
+	Target   string    `json:"target,omitempty"`
+	Result   string    `json:"result"`
+	Reason   string    `json:"reason"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// ActionFilter selects action records; zero fields match everything.
+type ActionFilter struct {
+	Service string
+	Result  string
+	Limit   int // default 100
+}
+
+// Stats feed the ledger's gauges and counters that must survive restarts.
+type Stats struct {
+	Open    []OpenCount
+	Blocked map[string]float64 // seconds each sku has been blocked, ever
+}
+
+// OpenCount is the number of open andons of one sku and type.
+type OpenCount struct {
+	SKU   string
+	Type  FailureType
+	Count int
+}
