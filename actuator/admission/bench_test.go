@@ -1,0 +1,56 @@
+package admission
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// nopWriter is a ResponseWriter that discards, so the benchmark measures the middleware only.
+type nopWriter struct{ h http.Header }
+
+func (w nopWriter) Header() http.Header         { return w.h }
+func (w nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w nopWriter) WriteHeader(int)             {}
+
+var okHandler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+func benchmarkAdmit(b *testing.B, cfg Config, setup func(*Controller)) {
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if setup != nil {
+		setup(c)
+	}
+	h := c.Middleware(okHandler)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+		req.Header.Set(TierHeader, "1")
+		req.Header.Set("Mcp-Session-Id", "s")
+		w := nopWriter{h: http.Header{}}
+		for pb.Next() {
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// BenchmarkAdmitNoLimit is the admit path with no settings on and no concurrency limit.
+func BenchmarkAdmitNoLimit(b *testing.B) { benchmarkAdmit(b, Config{}, nil) }
+
+// BenchmarkAdmitWithConcurrencyLimit adds the heijunka slot (queue never used).
+func BenchmarkAdmitWithConcurrencyLimit(b *testing.B) {
+	benchmarkAdmit(b, Config{MaxConcurrency: 1 << 20, QueueCapacity: 100}, nil)
+}
+
+// BenchmarkAdmitWhileShedding measures a tier-1 request while lower tiers are shed
+// and new sessions are refused: the settings are read on every request.
+func BenchmarkAdmitWhileShedding(b *testing.B) {
+	benchmarkAdmit(b, Config{}, func(c *Controller) {
+		f, on := 0.5, true
+		if _, err := c.Apply(Update{ShedFraction: &f, RejectNew: &on, TTL: "1h"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
