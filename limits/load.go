@@ -1,0 +1,276 @@
+package limits
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, defaults and validates the spec at path. It returns the spec and every diagnostic;
+// err is non-nil (a Diagnostics of the errors) when the spec cannot be used.
+func Load(path string) (*Spec, Diagnostics, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading spec: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load on bytes; name is used in diagnostics.
+func Parse(name string, data []byte) (*Spec, Diagnostics, error) {
+	c := &collector{file: name}
+	spec := decode(c, data)
+	if spec != nil {
+		spec.File = name
+		applyDefaults(spec)
+		validate(c, spec)
+	}
+	if errs := c.ds.Errors(); len(errs) > 0 {
+		return nil, c.ds, errs
+	}
+	return spec, c.ds, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// decode parses YAML strictly: unknown keys, wrong types and duplicate keys are errors with a
+// position. It returns nil when nothing usable was decoded.
+func decode(c *collector, data []byte) *Spec {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			c.errorf(Pos{1, 1}, "the spec is empty: it needs at least `service` and `signals` (see the README's spec reference)")
+			return nil
+		}
+		yamlError(c, err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		c.errorf(posOf(&extra), "a spec file holds one YAML document; found a second one here")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		c.errorf(posOf(root), "the spec must be a YAML mapping with keys such as service, selector, levels and signals")
+		return nil
+	}
+	spec := &Spec{Pos: posOf(root)}
+	if err := root.Decode(spec); err != nil {
+		yamlError(c, err)
+		return nil
+	}
+	n := len(c.ds)
+	walk(c, root, reflect.ValueOf(spec).Elem(), "")
+	if len(c.ds) > n {
+		return nil
+	}
+	return spec
+}
+
+// yamlError turns a yaml.v3 error into diagnostics with the best position it offers.
+func yamlError(c *collector, err error) {
+	var pe *PosError
+	if errors.As(err, &pe) {
+		c.errorf(pe.Pos, "%s", pe.Msg)
+		return
+	}
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			var line int
+			fmt.Sscan(sm[1], &line)
+			c.errorf(Pos{line, 1}, "%s", friendlyYAML(sm[2]))
+			continue
+		}
+		c.errorf(Pos{}, "%s", friendlyYAML(m))
+	}
+}
+
+func friendlyYAML(m string) string {
+	m = strings.ReplaceAll(m, "limits.", "")
+	if strings.Contains(m, "cannot unmarshal") {
+		m += " (check the value's type against the spec reference)"
+	}
+	return m
+}
+
+var posType = reflect.TypeOf(Pos{})
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// walk checks that every mapping key is a known field and records each struct's Pos.
+func walk(c *collector, n *yaml.Node, v reflect.Value, path string) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
+		return // types that unmarshal themselves check their own keys
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		fields := yamlFields(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			idx, ok := fields[k.Value]
+			if !ok {
+				c.errorf(posOf(k), "unknown key %q in %s (known keys: %s)", k.Value, where(path), knownKeys(fields))
+				continue
+			}
+			walk(c, val, v.Field(idx), join(path, k.Value))
+		}
+		if f := v.FieldByName("Pos"); f.IsValid() && f.Type() == posType {
+			f.Set(reflect.ValueOf(posOf(n)))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, item := range n.Content {
+			if i < v.Len() {
+				walk(c, item, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag != "" && tag != "-" {
+			out[tag] = i
+		}
+	}
+	return out
+}
+
+func knownKeys(fields map[string]int) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func where(path string) string {
+	if path == "" {
+		return "the spec"
+	}
+	return "`" + path + "`"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// UnmarshalYAML accepts a threshold as a plain quantity (`red: 0.5%`) or as a mapping that also
+// overrides the level's timing (`red: {value: 0.5%, for: 2m}`).
+func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
+	t.Pos = posOf(n)
+	if n.Kind == yaml.ScalarNode {
+		return t.Value.UnmarshalYAML(n)
+	}
+	if n.Kind != yaml.MappingNode {
+		return &PosError{Pos: posOf(n), Msg: "a threshold is a quantity (e.g. 0.5%) or a mapping with value, for, keep_firing_for"}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var err error
+		switch k.Value {
+		case "value":
+			err = t.Value.UnmarshalYAML(v)
+		case "for":
+			t.For = &Duration{}
+			err = t.For.UnmarshalYAML(v)
+		case "keep_firing_for":
+			t.KeepFiringFor = &Duration{}
+			err = t.KeepFiringFor.UnmarshalYAML(v)
+		default:
+			err = &PosError{Pos: posOf(k), Msg: fmt.Sprintf("unknown key %q in a threshold (known keys: value, for, keep_firing_for)", k.Value)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if t.Value.Raw == "" {
+		return &PosError{Pos: posOf(n), Msg: "a threshold mapping needs `value`, e.g. {value: 0.5%, for: 2m}"}
+	}
+	return nil
+}
+
+// UnmarshalYAML accepts an action by name (`page`, `reject_new`, `drain`, `andon`, `shed`) or
+// shed with its parameters (`shed: {fraction: 0.5, tiers: [3, 2]}`).
+func (a *Action) UnmarshalYAML(n *yaml.Node) error {
+	a.Pos = posOf(n)
+	known := "page, shed, reject_new, drain, andon"
+	switch n.Kind {
+	case yaml.ScalarNode:
+		a.Kind = ActionKind(n.Value)
+		for _, k := range ActionKinds {
+			if k == a.Kind {
+				return nil
+			}
+		}
+		return &PosError{Pos: posOf(n), Msg: fmt.Sprintf("unknown action %q (known: %s)", n.Value, known)}
+	case yaml.MappingNode:
+		if len(n.Content) != 2 || n.Content[0].Value != string(ActionShed) {
+			return &PosError{Pos: posOf(n), Msg: "only shed takes parameters: write `shed: {fraction: 0.5, tiers: [3, 2]}`"}
+		}
+		a.Kind = ActionShed
+		p := n.Content[1]
+		if p.Kind != yaml.MappingNode {
+			return &PosError{Pos: posOf(p), Msg: "shed parameters are a mapping: {fraction: 0.5, tiers: [3, 2]}"}
+		}
+		for i := 0; i+1 < len(p.Content); i += 2 {
+			k, v := p.Content[i], p.Content[i+1]
+			switch k.Value {
+			case "fraction":
+				if err := v.Decode(&a.Fraction); err != nil {
+					return &PosError{Pos: posOf(v), Msg: "shed fraction must be a number between 0 and 1, e.g. 0.5"}
+				}
+			case "tiers":
+				if err := v.Decode(&a.Tiers); err != nil {
+					return &PosError{Pos: posOf(v), Msg: "shed tiers must be a list of tier numbers, lowest priority first, e.g. [3, 2]"}
+				}
+			default:
+				return &PosError{Pos: posOf(k), Msg: fmt.Sprintf("unknown key %q in shed (known keys: fraction, tiers)", k.Value)}
+			}
+		}
+		return nil
+	}
+	return &PosError{Pos: posOf(n), Msg: fmt.Sprintf("an action is one of %s, or `shed: {fraction: 0.5, tiers: [3, 2]}`", known)}
+}
+
+// MarshalYAML writes an action the way it is read.
+func (a Action) MarshalYAML() (any, error) {
+	if a.Kind == ActionShed {
+		return map[string]any{"shed": map[string]any{"fraction": a.Fraction, "tiers": a.Tiers}}, nil
+	}
+	return string(a.Kind), nil
+}
