@@ -1,0 +1,77 @@
+package harness
+
+import (
+	"math"
+	"time"
+)
+
+// Pacer gives the intended request rate at each moment of an open-model run.
+type Pacer interface {
+	Rate(t time.Duration) float64
+}
+
+type constantPacer float64
+
+func (c constantPacer) Rate(time.Duration) float64 { return float64(c) }
+
+type rampPacer struct {
+	from, to float64
+	over     time.Duration
+}
+
+func (r rampPacer) Rate(t time.Duration) float64 {
+	f := min(float64(t)/float64(r.over), 1)
+	return r.from + (r.to-r.from)*f
+}
+
+type stepPacer []Step
+
+func (s stepPacer) Rate(t time.Duration) float64 {
+	for _, st := range s {
+		if t < st.For {
+			return st.RPS
+		}
+		t -= st.For
+	}
+	return s[len(s)-1].RPS
+}
+
+type sinePacer struct {
+	mean, amplitude float64
+	period          time.Duration
+}
+
+func (s sinePacer) Rate(t time.Duration) float64 {
+	return s.mean + s.amplitude*math.Sin(2*math.Pi*float64(t)/float64(s.period))
+}
+
+// NewPacer builds the pacer of a validated open-model profile.
+func NewPacer(p *Profile) Pacer {
+	switch p.Rate.Shape {
+	case ShapeRamp:
+		return rampPacer{from: p.Rate.From, to: p.Rate.To, over: p.Duration}
+	case ShapeSteps:
+		return stepPacer(p.Rate.Steps)
+	case ShapeSine:
+		return sinePacer{mean: p.Rate.RPS, amplitude: p.Rate.Amplitude, period: p.Rate.Period}
+	}
+	return constantPacer(p.Rate.RPS)
+}
+
+// nextHit returns the intended offset of the request after the one at t: one
+// interval of the rate at the interval's midpoint, so ramps and sines are
+// followed closely. Where the rate is zero it moves on in 1 ms steps, up to end.
+func nextHit(p Pacer, t, end time.Duration) time.Duration {
+	for t < end {
+		r := p.Rate(t)
+		if r > 0 {
+			dt := time.Duration(float64(time.Second) / r)
+			if mid := p.Rate(t + dt/2); mid > 0 {
+				dt = time.Duration(float64(time.Second) / mid)
+			}
+			return t + max(dt, 1)
+		}
+		t += time.Millisecond
+	}
+	return end
+}

@@ -1,0 +1,203 @@
+package harness
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latencies are recorded in microseconds, 1 µs to 10 minutes, 3 significant digits.
+const (
+	hdrMin    = 1
+	hdrMax    = int64(10 * time.Minute / time.Microsecond)
+	hdrDigits = 3
+)
+
+func newHist() *hdr.Histogram { return hdr.New(hdrMin, hdrMax, hdrDigits) }
+
+func recordHist(h *hdr.Histogram, d time.Duration) {
+	us := int64(d / time.Microsecond)
+	_ = h.RecordValue(min(max(us, hdrMin), hdrMax))
+}
+
+// opKey names one request class: method, tool/prompt/URI, priority tier.
+type opKey struct {
+	Method, Name string
+	Tier         int
+}
+
+type opStats struct {
+	corrected, uncorrected *hdr.Histogram
+	count, errors          uint64
+	classes                map[string]uint64
+}
+
+// stats holds everything measured, for the summary, the JSON result and
+// the timeline; one lock because a record costs well under a microsecond.
+type stats struct {
+	mu     sync.Mutex
+	ops    map[opKey]*opStats
+	window *hdr.Histogram // corrected latencies completed since the last tick
+
+	intended, sent, completed, failed, dropped, late atomic.Uint64
+	inFlight, sessions                               atomic.Int64
+	sessionsOpened, sessionsFailed, sessionsClosed   atomic.Uint64
+	closeFailed, peakSessions                        atomic.Int64
+}
+
+func newStats() *stats { return &stats{ops: map[opKey]*opStats{}, window: newHist()} }
+
+// record one finished call: corrected = completion − intended start,
+// uncorrected = completion − actual send.
+func (s *stats) record(k opKey, corrected, uncorrected time.Duration, class string) {
+	s.completed.Add(1)
+	if class != "" {
+		s.failed.Add(1)
+	}
+	s.mu.Lock()
+	o := s.ops[k]
+	if o == nil {
+		o = &opStats{corrected: newHist(), uncorrected: newHist(), classes: map[string]uint64{}}
+		s.ops[k] = o
+	}
+	o.count++
+	recordHist(o.corrected, corrected)
+	recordHist(o.uncorrected, uncorrected)
+	if class != "" {
+		o.errors++
+		o.classes[class]++
+	}
+	recordHist(s.window, corrected)
+	s.mu.Unlock()
+}
+
+func (s *stats) sessionUp() {
+	n := s.sessions.Add(1)
+	for {
+		p := s.peakSessions.Load()
+		if n <= p || s.peakSessions.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// Quantiles of one latency distribution, in seconds.
+type Quantiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+func quantiles(h *hdr.Histogram) Quantiles {
+	at := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
+	return Quantiles{P50: at(50), P90: at(90), P95: at(95), P99: at(99), P999: at(99.9),
+		Max: float64(h.Max()) / 1e6, Mean: h.Mean() / 1e6}
+}
+
+// OpResult is the summary of one request class (or of all of them).
+type OpResult struct {
+	Method      string            `json:"method"`
+	Name        string            `json:"name,omitempty"`
+	Tier        int               `json:"tier,omitempty"`
+	Count       uint64            `json:"count"`
+	Errors      uint64            `json:"errors"`
+	ErrorRatio  float64           `json:"error_ratio"`
+	Classes     map[string]uint64 `json:"error_classes,omitempty"`
+	Latency     Quantiles         `json:"latency"`             // CO-corrected: completion − intended start
+	Uncorrected Quantiles         `json:"latency_uncorrected"` // completion − actual send
+}
+
+func (s *stats) results() (ops []OpResult, overall OpResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := &opStats{corrected: newHist(), uncorrected: newHist(), classes: map[string]uint64{}}
+	for k, o := range s.ops {
+		ops = append(ops, o.result(k))
+		all.corrected.Merge(o.corrected)
+		all.uncorrected.Merge(o.uncorrected)
+		all.count += o.count
+		all.errors += o.errors
+		for c, n := range o.classes {
+			all.classes[c] += n
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool {
+		a, b := ops[i], ops[j]
+		if a.Tier != b.Tier {
+			return a.Tier < b.Tier
+		}
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		return a.Name < b.Name
+	})
+	return ops, all.result(opKey{Method: "all"})
+}
+
+func (o *opStats) result(k opKey) OpResult {
+	r := OpResult{Method: k.Method, Name: k.Name, Tier: k.Tier, Count: o.count, Errors: o.errors,
+		Latency: quantiles(o.corrected), Uncorrected: quantiles(o.uncorrected)}
+	if o.count > 0 {
+		r.ErrorRatio = float64(o.errors) / float64(o.count)
+	}
+	if len(o.classes) > 0 {
+		r.Classes = map[string]uint64{}
+		for c, n := range o.classes {
+			r.Classes[c] = n
+		}
+	}
+	return r
+}
+
+// Point is one second (or tick) of the run, for the report's plots.
+type Point struct {
+	T         float64 `json:"t"` // seconds since start
+	Intended  float64 `json:"intended_rps"`
+	Sent      float64 `json:"sent_rps"`
+	Completed float64 `json:"completed_rps"`
+	Errors    float64 `json:"errors_rps"`
+	P50       float64 `json:"p50"`
+	P95       float64 `json:"p95"`
+	P99       float64 `json:"p99"`
+	Max       float64 `json:"max"`
+	Sessions  int64   `json:"sessions"`
+	InFlight  int64   `json:"in_flight"`
+}
+
+// ticker turns the running totals into per-interval points.
+type ticker struct {
+	last  time.Time
+	prev  [4]uint64
+	s     *stats
+	start time.Time
+}
+
+func (t *ticker) point(now time.Time) Point {
+	cur := [4]uint64{t.s.intended.Load(), t.s.sent.Load(), t.s.completed.Load(), t.s.failed.Load()}
+	dt := now.Sub(t.last).Seconds()
+	if dt <= 0 {
+		dt = 1
+	}
+	t.s.mu.Lock()
+	w := t.s.window
+	q := quantiles(w)
+	w.Reset()
+	t.s.mu.Unlock()
+	p := Point{T: now.Sub(t.start).Seconds(),
+		Intended: float64(cur[0]-t.prev[0]) / dt, Sent: float64(cur[1]-t.prev[1]) / dt,
+		Completed: float64(cur[2]-t.prev[2]) / dt, Errors: float64(cur[3]-t.prev[3]) / dt,
+		P50: q.P50, P95: q.P95, P99: q.P99, Max: q.Max,
+		Sessions: t.s.sessions.Load(), InFlight: t.s.inFlight.Load()}
+	t.prev, t.last = cur, now
+	return p
+}
+
+func tierLabel(t int) string { return strconv.Itoa(t) }
