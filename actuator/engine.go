@@ -1,0 +1,547 @@
+package actuator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/andon-sre/andon/actuator/admission"
+)
+
+// Alert is what the actuator needs of one received alert.
+type Alert struct {
+	Key         string
+	Name        string
+	Status      string // firing | resolved
+	Fingerprint string
+	StartsAt    time.Time
+	Labels      map[string]string
+	Annotations map[string]string
+	AndonID     string
+}
+
+// Result of a decision (the `result` label of andon_actions_total).
+type Result string
+
+// Decision results.
+const (
+	Applied Result = "applied"
+	DryRun  Result = "dry_run"
+	Skipped Result = "skipped"
+	Failed  Result = "failed"
+)
+
+// Decision is one thing the actuator did or chose not to do, and why.
+type Decision struct {
+	Time     time.Time
+	AlertKey string
+	Alert    string
+	AndonID  string
+	Kind     Kind
+	Service  string
+	Target   string
+	Result   Result
+	Reason   string
+	Detail   string
+}
+
+// Recorder stores decisions (the webhook records them in the ledger's store).
+type Recorder interface {
+	Record(ctx context.Context, ds []Decision) error
+}
+
+type target struct {
+	kind              Kind
+	service, instance string
+}
+
+func (t target) String() string {
+	if t.instance == "" {
+		return t.service
+	}
+	return t.service + "/" + t.instance
+}
+
+type activeAction struct {
+	req       Request
+	appliedAt time.Time
+	expires   time.Time
+	dryRun    bool
+	sources   map[string]bool // fingerprints of the firing alerts that want it
+	revert    *time.Timer
+}
+
+// Engine decides and executes actions. Its state (active actions, last
+// changes) lives in memory: after a restart Alertmanager's re-sends rebuild
+// it, and every setting on the services expires by its TTL meanwhile.
+type Engine struct {
+	mu         sync.Mutex
+	pol        *Policy
+	execs      map[string]Executor
+	active     map[target]*activeAction
+	lastChange map[target]time.Time
+	sem        chan struct{}
+
+	rec     Recorder
+	log     *slog.Logger
+	client  *http.Client
+	Now     func() time.Time
+	actions *prometheus.CounterVec
+	activeD *prometheus.Desc
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// NewEngine returns an engine for pol; metrics go to reg (may be nil).
+func NewEngine(pol *Policy, rec Recorder, reg prometheus.Registerer, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		active: map[target]*activeAction{}, lastChange: map[target]time.Time{},
+		rec: rec, log: log, client: &http.Client{}, Now: time.Now,
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "andon_actions_total", Help: "Actuator decisions, by action kind and result."}, []string{"kind", "result"}),
+		activeD: prometheus.NewDesc("andon_active_actions", "Actions currently in force (applied, not expired, not reverted).", []string{"kind"}, nil),
+	}
+	for _, k := range []Kind{Shed, RejectNew, Drain} {
+		for _, r := range []Result{Applied, DryRun, Skipped, Failed} {
+			e.actions.WithLabelValues(string(k), string(r))
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(e.actions, e)
+	}
+	e.SetPolicy(pol)
+	return e
+}
+
+// SetPolicy swaps the policy (config reload); active actions are kept.
+func (e *Engine) SetPolicy(p *Policy) {
+	execs := map[string]Executor{}
+	for name, s := range p.Services {
+		execs[name] = executorFor(s, e.client)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pol, e.execs = p, execs
+	if cap(e.sem) != p.MaxConcurrent {
+		e.sem = make(chan struct{}, p.MaxConcurrent)
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (e *Engine) Describe(ch chan<- *prometheus.Desc) { ch <- e.activeD }
+
+// Collect implements prometheus.Collector.
+func (e *Engine) Collect(ch chan<- prometheus.Metric) {
+	counts := map[Kind]int{Shed: 0, RejectNew: 0, Drain: 0}
+	e.mu.Lock()
+	now := e.Now()
+	for t, a := range e.active {
+		if !a.dryRun && now.Before(a.expires) {
+			counts[t.kind]++
+		}
+	}
+	e.mu.Unlock()
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(e.activeD, prometheus.GaugeValue, float64(n), string(k))
+	}
+}
+
+// step is one planned execution.
+type step struct {
+	t    target
+	req  Request
+	d    Decision
+	inst Instance
+	exec Executor
+}
+
+// Handle decides on every alert, executes what is due, records every
+// decision and returns them. It blocks until the executions finish.
+func (e *Engine) Handle(ctx context.Context, alerts []Alert) []Decision {
+	e.wg.Add(1)
+	defer e.wg.Done()
+	var decided []Decision
+	var steps []step
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	for _, a := range alerts {
+		if a.Status == "resolved" {
+			e.resolvedLocked(a)
+			continue
+		}
+		d, s := e.planLocked(a)
+		decided = append(decided, d...)
+		steps = append(steps, s...)
+	}
+	sem, retry := e.sem, e.pol.Retry
+	e.mu.Unlock()
+	decided = append(decided, e.run(ctx, sem, retry, steps)...)
+	e.record(ctx, decided)
+	return decided
+}
+
+func (e *Engine) run(ctx context.Context, sem chan struct{}, retry Retry, steps []step) []Decision {
+	out := make([]Decision, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := withRetry(ctx, retry, func(ctx context.Context) error { return s.exec.Execute(ctx, s.req, s.inst) })
+			d := s.d
+			d.Time = e.Now()
+			if err != nil {
+				d.Result, d.Detail = Failed, fmt.Sprintf("after %d attempt(s): %v", n, err)
+				e.mu.Lock()
+				if a := e.active[s.t]; a != nil && a.req.On == s.req.On && s.req.On {
+					delete(e.active, s.t) // let the next re-send try again, without cooldown
+					delete(e.lastChange, s.t)
+				}
+				e.mu.Unlock()
+			} else {
+				d.Result = Applied
+				if n > 1 {
+					d.Detail = strings.TrimSpace(d.Detail + fmt.Sprintf(" (after %d attempts)", n))
+				}
+			}
+			out[i] = d
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (e *Engine) record(ctx context.Context, ds []Decision) {
+	if len(ds) == 0 {
+		return
+	}
+	for _, d := range ds {
+		e.actions.WithLabelValues(string(d.Kind), string(d.Result)).Inc()
+		e.log.Info("action decision", "kind", d.Kind, "service", d.Service, "target", d.Target, "result", d.Result, "reason", d.Reason, "detail", d.Detail, "alert", d.Alert)
+	}
+	if e.rec != nil {
+		if err := e.rec.Record(context.WithoutCancel(ctx), ds); err != nil {
+			e.log.Error("action decisions not recorded", "count", len(ds), "err", err)
+		}
+	}
+}
+
+func (e *Engine) ruleFor(labels map[string]string) (int, *Rule) {
+	for i := range e.pol.Rules {
+		if e.pol.Rules[i].matches(labels) {
+			return i, &e.pol.Rules[i]
+		}
+	}
+	return -1, nil
+}
+
+// planLocked applies the safety checks to a firing alert.
+func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
+	now := e.Now()
+	p := e.pol
+	ri, rule := e.ruleFor(a.Labels)
+	safety := p.Defaults
+	kinds := ParseActions(a.Labels["action"])
+	if rule != nil {
+		if rule.Safety != nil {
+			safety = *rule.Safety
+		}
+		if rule.Actions != nil {
+			kinds = *rule.Actions
+		}
+	}
+	escalated := escalate(kinds, p.Escalation, now.Sub(a.StartsAt))
+	svcName := a.Labels["service"]
+	svc := p.Services[svcName]
+	var out []Decision
+	var steps []step
+	for _, k := range escalated {
+		if !executable(k) {
+			continue
+		}
+		base := Decision{Time: now, AlertKey: a.Key, Alert: a.Name, AndonID: a.AndonID, Kind: k, Service: svcName, Result: Skipped}
+		if !slices.Contains(kinds, k) {
+			base.Detail = fmt.Sprintf("escalated: firing for %s", now.Sub(a.StartsAt).Round(time.Second))
+		}
+		skip := func(t string, reason string, args ...any) {
+			d := base
+			d.Target, d.Reason = t, fmt.Sprintf(reason, args...)
+			out = append(out, d)
+		}
+		if svc == nil {
+			skip(svcName, "service %q has no entry under services in the actuator policy", svcName)
+			continue
+		}
+		if p.killed() {
+			skip(svcName, "kill switch is on")
+			continue
+		}
+		insts, reason := e.targetsLocked(k, svcName, svc, a.Labels["instance"], safety, now)
+		if reason != "" {
+			skip(svcName, "%s", reason)
+			continue
+		}
+		req := Request{Kind: k, On: true, Service: svcName, TTL: time.Duration(safety.TTL), Reason: a.Name, AndonID: a.AndonID}
+		if k == Shed {
+			var note string
+			req.ShedFraction, req.ShedTiers, note = shedParams(a.Annotations, safety.MaxShedFraction)
+			base.Detail = strings.TrimSpace(base.Detail + " " + note)
+		}
+		for _, inst := range insts {
+			t := target{k, svcName, inst.Name}
+			d := base
+			d.Target = t.String()
+			if r := e.gateLocked(t, req, a.Fingerprint, time.Duration(safety.Cooldown), now); r != "" {
+				d.Reason = r
+				out = append(out, d)
+				continue
+			}
+			dry := p.DryRun || (rule != nil && rule.DryRun)
+			act := &activeAction{req: req, appliedAt: now, expires: now.Add(req.TTL), dryRun: dry, sources: map[string]bool{a.Fingerprint: true}}
+			if old := e.active[t]; old != nil {
+				for f := range old.sources {
+					act.sources[f] = true
+				}
+				d.Reason = "renewed"
+			} else {
+				d.Reason = "new"
+			}
+			e.active[t] = act
+			e.lastChange[t] = now
+			d.Reason = fmt.Sprintf("%s %s for %s (ttl %s)", d.Reason, k, a.Name, req.TTL)
+			if dry {
+				d.Result = DryRun
+				if p.DryRun {
+					d.Detail = strings.TrimSpace(d.Detail + " dry_run: global")
+				} else {
+					d.Detail = strings.TrimSpace(d.Detail + fmt.Sprintf(" dry_run: rules[%d]", ri))
+				}
+				out = append(out, d)
+				continue
+			}
+			steps = append(steps, step{t: t, req: req, d: d, inst: inst, exec: e.execs[svcName]})
+		}
+	}
+	return out, steps
+}
+
+// targetsLocked picks the instances an action reaches, or says why none.
+func (e *Engine) targetsLocked(k Kind, svcName string, svc *Service, instance string, s Safety, now time.Time) ([]Instance, string) {
+	if instance != "" {
+		for _, in := range svc.Instances {
+			if in.Name == instance {
+				return e.drainCheckLocked(k, svcName, svc, in, s, now)
+			}
+		}
+		if len(svc.Instances) > 0 {
+			return nil, fmt.Sprintf("instance %q is not listed under the service's instances in the policy", instance)
+		}
+	}
+	if k == Drain {
+		if instance == "" {
+			return nil, "drain needs an `instance` label: refusing to drain every instance of the service"
+		}
+		return nil, fmt.Sprintf("drain of %q refused: list the service's instances in the policy so min_healthy_instances can be checked", instance)
+	}
+	if len(svc.Instances) == 0 {
+		return []Instance{{Name: instance}}, ""
+	}
+	return svc.Instances, ""
+}
+
+func (e *Engine) drainCheckLocked(k Kind, svcName string, svc *Service, in Instance, s Safety, now time.Time) ([]Instance, string) {
+	if k != Drain {
+		return []Instance{in}, ""
+	}
+	draining := 0
+	for _, other := range svc.Instances {
+		if a := e.active[target{Drain, svcName, other.Name}]; a != nil && now.Before(a.expires) && other.Name != in.Name {
+			draining++
+		}
+	}
+	healthy := len(svc.Instances) - draining - 1
+	if healthy < s.MinHealthyInstances {
+		return nil, fmt.Sprintf("draining %q would leave %d healthy instance(s) of %d; min_healthy_instances is %d", in.Name, healthy, len(svc.Instances), s.MinHealthyInstances)
+	}
+	return []Instance{in}, ""
+}
+
+// gateLocked says why an action on t must not run now ("" = go).
+func (e *Engine) gateLocked(t target, req Request, fingerprint string, cooldown time.Duration, now time.Time) string {
+	a := e.active[t]
+	if a != nil && !now.Before(a.expires) {
+		delete(e.active, t)
+		a = nil
+	}
+	if a != nil {
+		a.sources[fingerprint] = true
+		if a.revert != nil {
+			a.revert.Stop() // firing again within the hold-down: keep it
+			a.revert = nil
+		}
+		since := now.Sub(a.appliedAt)
+		if sameSetting(a.req, req) && since < cooldown {
+			return fmt.Sprintf("already active since %s (expires %s); renewal is due after the %s cooldown", a.appliedAt.Format(time.RFC3339), a.expires.Format(time.RFC3339), cooldown)
+		}
+		if since < cooldown {
+			return fmt.Sprintf("cooldown: %s changed %s ago, next change allowed after %s", t, since.Round(time.Millisecond), cooldown)
+		}
+		return ""
+	}
+	if last, ok := e.lastChange[t]; ok && now.Sub(last) < cooldown {
+		return fmt.Sprintf("cooldown: %s was reverted %s ago, next change allowed after %s", t, now.Sub(last).Round(time.Millisecond), cooldown)
+	}
+	return ""
+}
+
+func sameSetting(a, b Request) bool {
+	return a.On == b.On && a.ShedFraction == b.ShedFraction && slices.Equal(a.ShedTiers, b.ShedTiers)
+}
+
+// resolvedLocked schedules a revert after the hold-down once no firing alert
+// wants an action any more. Drain is never reverted.
+func (e *Engine) resolvedLocked(al Alert) {
+	_, rule := e.ruleFor(al.Labels)
+	hold := e.pol.Defaults.HoldDown
+	if rule != nil && rule.Safety != nil {
+		hold = rule.Safety.HoldDown
+	}
+	for t, a := range e.active {
+		if !a.sources[al.Fingerprint] {
+			continue
+		}
+		delete(a.sources, al.Fingerprint)
+		if len(a.sources) > 0 || t.kind == Drain || a.revert != nil {
+			continue
+		}
+		e.wg.Add(1)
+		a.revert = time.AfterFunc(time.Duration(hold), func() {
+			defer e.wg.Done()
+			e.revert(t, a, al, time.Duration(hold))
+		})
+	}
+}
+
+func (e *Engine) revert(t target, a *activeAction, al Alert, hold time.Duration) {
+	e.mu.Lock()
+	if e.active[t] != a || len(a.sources) > 0 || e.closed {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.active, t)
+	now := e.Now()
+	e.lastChange[t] = now
+	sem, retry, ex := e.sem, e.pol.Retry, e.execs[t.service]
+	e.mu.Unlock()
+	req := a.req
+	req.On = false
+	req.Reason = al.Name + " resolved"
+	d := Decision{Time: now, AlertKey: al.Key, Alert: al.Name, AndonID: al.AndonID, Kind: t.kind, Service: t.service, Target: t.String(),
+		Reason: fmt.Sprintf("revert %s: %s resolved and stayed resolved for the %s hold-down", t.kind, al.Name, hold)}
+	ctx := context.Background()
+	if a.dryRun || ex == nil {
+		d.Result = DryRun
+		e.record(ctx, []Decision{d})
+		return
+	}
+	e.record(ctx, e.run(ctx, sem, retry, []step{{t: t, req: req, d: d, inst: e.instance(t), exec: ex}}))
+}
+
+func (e *Engine) instance(t target) Instance {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.pol.Services[t.service]; s != nil {
+		for _, in := range s.Instances {
+			if in.Name == t.instance {
+				return in
+			}
+		}
+	}
+	return Instance{Name: t.instance}
+}
+
+// Close cancels pending reverts and waits for running actions.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	for _, a := range e.active {
+		if a.revert != nil && a.revert.Stop() {
+			e.wg.Done()
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// escalate adds the ladder steps due after firing for the given time.
+func escalate(kinds []Kind, esc Escalation, firing time.Duration) []Kind {
+	out := slices.Clone(kinds)
+	if esc.After <= 0 || firing < time.Duration(esc.After) {
+		return out
+	}
+	top := -1
+	for i, k := range esc.Ladder {
+		if slices.Contains(kinds, k) {
+			top = i
+		}
+	}
+	if top < 0 {
+		return out
+	}
+	steps := int(firing / time.Duration(esc.After))
+	for i := top + 1; i <= top+steps && i < len(esc.Ladder); i++ {
+		if !slices.Contains(out, esc.Ladder[i]) {
+			out = append(out, esc.Ladder[i])
+		}
+	}
+	return out
+}
+
+// shedParams reads shed_fraction/shed_tiers annotations, capping the fraction.
+func shedParams(ann map[string]string, max float64) (float64, []admission.Tier, string) {
+	f, note := 0.5, ""
+	if s, ok := ann["shed_fraction"]; ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || v < 0 || v > 1 {
+			note = fmt.Sprintf("shed_fraction %q is not a number in 0..1: using 0.5", s)
+		} else {
+			f = v
+		}
+	}
+	if f > max {
+		note = strings.TrimSpace(note + fmt.Sprintf(" shed_fraction %v capped to max_shed_fraction %v", f, max))
+		f = max
+	}
+	tiers := []admission.Tier{3, 2}
+	if s := ann["shed_tiers"]; s != "" {
+		var ts []admission.Tier
+		for _, p := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < 1 || n > 3 {
+				ts = nil
+				note = strings.TrimSpace(note + fmt.Sprintf(" shed_tiers %q invalid: using 3,2", s))
+				break
+			}
+			ts = append(ts, admission.Tier(n))
+		}
+		if ts != nil {
+			tiers = ts
+		}
+	}
+	return f, tiers, note
+}
