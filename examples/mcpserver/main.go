@@ -55,7 +55,7 @@ func main() {
 	srv, err := server.New(server.Config{
 		Version:    version.Version,
 		AdminToken: *token,
-		Capacity: server.Capacity{RatePerSecond: *rate, QueueCapacity: *queueCap, ErrorRatio: *errRatio,
+		Capacity: &server.Capacity{RatePerSecond: *rate, QueueCapacity: *queueCap, ErrorRatio: *errRatio,
 			MemoryGrowthBytesPerSecond: *memGrowth, MemoryLimitBytes: *memLimit},
 		Admission: admissionConfig(*maxConc, *admQueue, *admTimeout, *drainGrace, *drainDL),
 		Logger:    logger,

@@ -14,7 +14,7 @@ import (
 // Capacity is the overload model: the server processes RatePerSecond messages per
 // second; messages beyond that wait in a queue of QueueCapacity, and a full queue
 // refuses. ErrorRatio of tools/call fail; MemoryGrowthBytesPerSecond is allocated
-// and retained (up to MemoryLimitBytes). Everything can change at run time.
+// and retained (up to MemoryLimitBytes, 0 meaning 1 GiB). Everything can change at run time.
 type Capacity struct {
 	RatePerSecond              float64 `json:"rate_per_second"`
 	QueueCapacity              int     `json:"queue_capacity"`
@@ -175,7 +175,11 @@ func (m *capacityModel) growMemory(ctx context.Context) {
 		}
 		m.mu.Lock()
 		n := m.cfg.MemoryGrowthBytesPerSecond / int64(time.Second/tick)
-		if room := m.cfg.MemoryLimitBytes - m.retBytes; n > room {
+		limit := m.cfg.MemoryLimitBytes
+		if limit == 0 {
+			limit = DefaultCapacity.MemoryLimitBytes
+		}
+		if room := limit - m.retBytes; n > room {
 			n = room
 		}
 		if n > 0 {

@@ -34,8 +34,8 @@ type Config struct {
 	Name, Version string
 	// AdminToken protects /admin/admission and /admin/capacity; empty disables both.
 	AdminToken string
-	// Capacity is the initial overload model; the zero value means DefaultCapacity.
-	Capacity Capacity
+	// Capacity is the initial overload model; nil means DefaultCapacity.
+	Capacity *Capacity
 	// Admission settings of the embedded middleware (Token, Shutdown, Registerer,
 	// OnRefuse and Logger are filled in by New).
 	Admission admission.Config
@@ -80,10 +80,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	if cfg.Capacity == (Capacity{}) {
-		cfg.Capacity = DefaultCapacity
+	capacity := DefaultCapacity
+	if cfg.Capacity != nil {
+		capacity = *cfg.Capacity
 	}
-	if err := cfg.Capacity.Validate(); err != nil {
+	if err := capacity.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
@@ -95,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		Name: "mcp_server_queue_depth", Help: "Messages waiting in the capacity model's queue.",
 	})
 	s.reg.MustRegister(queueDepth)
-	s.capacity = newCapacityModel(cfg.Capacity, queueDepth)
+	s.capacity = newCapacityModel(capacity, queueDepth)
 
 	ac := cfg.Admission
 	ac.Token = cfg.AdminToken
