@@ -135,6 +135,9 @@ func awaitSSE(r *SSEReader, id uint64, method string) (*message, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
+			if Classify(err) == ClassTimeout {
+				return nil, &CallError{Class: ClassTimeout, Err: fmt.Errorf("no response to %s (id %d) on its SSE stream before the deadline: %w", method, id, err)}
+			}
 			return nil, &CallError{Class: classOfRead(err), Err: fmt.Errorf("SSE stream for %s (id %d) ended before the response: %w", method, id, err)}
 		}
 		if len(ev.Data) == 0 {
