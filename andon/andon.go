@@ -150,4 +150,3 @@ func newID(prefix string, t time.Time) string {
 	_, _ = rand.Read(b[:])
 	return prefix + strings.ToUpper(strconv.FormatInt(t.UnixMilli(), 36)) + "-" + strings.ToUpper(hex.EncodeToString(b[:]))
 }
-

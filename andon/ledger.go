@@ -2,9 +2,12 @@ package andon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -107,6 +110,31 @@ func (l *Ledger) writeReceipt(r Receipt) {
 	if err := writeReceiptFile(l.ReceiptsDir, r); err != nil {
 		l.logger().Error("receipt file not written", "receipt", r.ID, "dir", l.ReceiptsDir, "err", err)
 	}
+}
+
+// SyncReceiptFiles writes the receipt files missing from ReceiptsDir, e.g.
+// after a crash between a commit and its file write. It returns how many.
+func (l *Ledger) SyncReceiptFiles(ctx context.Context) (int, error) {
+	if l.ReceiptsDir == "" {
+		return 0, nil
+	}
+	if err := os.MkdirAll(l.ReceiptsDir, 0o755); err != nil {
+		return 0, fmt.Errorf("receipts directory: %w", err)
+	}
+	rs, err := l.Store.Receipts(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		if _, err := os.Stat(filepath.Join(l.ReceiptsDir, r.ID+".json")); errors.Is(err, fs.ErrNotExist) {
+			if err := writeReceiptFile(l.ReceiptsDir, r); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Gate lists the open andons blocking sku.

@@ -1,0 +1,96 @@
+package webhook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/andon-sre/andon/actuator"
+)
+
+// Config is the file given to 'andon webhook --config'. Everything has a
+// default, so an empty file runs with an andon.db next to the process.
+type Config struct {
+	// DB is the SQLite file (created if missing). Default andon.db.
+	DB string `yaml:"db"`
+	// ReceiptsDir, when set, also receives every receipt as a JSON file.
+	ReceiptsDir string `yaml:"receipts_dir"`
+	// BearerToken (or BearerTokenFile) is required on /webhook and /api/v1
+	// when set. TLS and basic auth come from --web.config.file.
+	BearerToken     string `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// MaxBodyBytes bounds a notification (default 4 MiB); larger is 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// AndonStage is the stage recorded on alert-driven andons (default "operate").
+	AndonStage string `yaml:"andon_stage"`
+	// Actuator is the actuator policy inline; ActuatorFile points to one instead.
+	Actuator     yaml.Node `yaml:"actuator"`
+	ActuatorFile string    `yaml:"actuator_file"`
+
+	policy *actuator.Policy
+}
+
+// LoadConfig reads, defaults and validates the config file.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("webhook config: %w", err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("webhook config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes a config strictly (unknown keys fail).
+func ParseConfig(b []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if c.DB == "" {
+		c.DB = "andon.db"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 4 << 20
+	}
+	if c.AndonStage == "" {
+		c.AndonStage = "operate"
+	}
+	if c.MaxBodyBytes < 1024 {
+		return nil, fmt.Errorf("max_body_bytes %d is too small for any notification: use at least 1024", c.MaxBodyBytes)
+	}
+	if c.BearerTokenFile != "" {
+		t, err := os.ReadFile(c.BearerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("bearer_token_file: %w", err)
+		}
+		c.BearerToken = strings.TrimSpace(string(t))
+	}
+	var err error
+	switch {
+	case c.ActuatorFile != "" && !c.Actuator.IsZero():
+		return nil, errors.New("give the actuator policy inline (actuator:) or as a file (actuator_file:), not both")
+	case c.ActuatorFile != "":
+		c.policy, err = actuator.LoadPolicy(c.ActuatorFile)
+	case c.Actuator.IsZero():
+		c.policy, err = actuator.ParsePolicy(nil)
+	default:
+		var pb []byte
+		if pb, err = yaml.Marshal(&c.Actuator); err == nil {
+			c.policy, err = actuator.ParsePolicy(pb)
+		}
+		if err != nil {
+			err = fmt.Errorf("actuator: %w", err)
+		}
+	}
+	return c, err
+}

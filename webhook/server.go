@@ -1,0 +1,262 @@
+package webhook
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/andon-sre/andon/actuator"
+	"github.com/andon-sre/andon/andon"
+)
+
+// Server is the receiver: POST /webhook, the ledger API under /api/v1,
+// /metrics, /-/healthy, /-/ready.
+type Server struct {
+	ledger *andon.Ledger
+	engine *actuator.Engine
+	cfg    atomic.Pointer[Config]
+	reg    *prometheus.Registry
+	log    *slog.Logger
+
+	notifications *prometheus.CounterVec
+	alerts        *prometheus.CounterVec
+
+	// actions run after the response; Close waits for them.
+	actions sync.WaitGroup
+}
+
+// New opens the store named in cfg and builds the server.
+func New(cfg *Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := andon.OpenSQLite(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{
+		reg: reg,
+		log: log,
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "andon_webhook_notifications_total", Help: "Webhook notifications received, by HTTP status class of the answer.",
+		}, []string{"status"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "andon_webhook_alerts_received_total", Help: "Alerts in recorded notifications, by alert status.",
+		}, []string{"status"}),
+	}
+	for _, c := range []string{"2xx", "4xx", "5xx"} {
+		s.notifications.WithLabelValues(c)
+	}
+	s.alerts.WithLabelValues("firing")
+	s.alerts.WithLabelValues("resolved")
+	reg.MustRegister(s.notifications, s.alerts)
+	s.ledger = &andon.Ledger{Store: store, Metrics: andon.NewMetrics(reg, store), ReceiptsDir: cfg.ReceiptsDir, Logger: log}
+	if n, err := s.ledger.SyncReceiptFiles(context.Background()); err != nil {
+		store.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Warn("wrote receipt files missing from receipts_dir (crash between commit and file write?)", "count", n, "dir", cfg.ReceiptsDir)
+	}
+	s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
+	s.cfg.Store(cfg)
+	return s, nil
+}
+
+// Reload applies a new config: token, body limit, stage and actuator policy
+// change at once; the database and receipts directory need a restart.
+func (s *Server) Reload(cfg *Config) {
+	old := s.cfg.Load()
+	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir {
+		s.log.Warn("db and receipts_dir changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir)
+		cfg.DB, cfg.ReceiptsDir = old.DB, old.ReceiptsDir
+	}
+	s.engine.SetPolicy(cfg.policy)
+	s.cfg.Store(cfg)
+}
+
+// Close waits for running actions, then closes the store.
+func (s *Server) Close() error {
+	s.actions.Wait()
+	s.engine.Close()
+	return s.ledger.Store.Close()
+}
+
+// Ledger exposes the ledger (for tests and embedding).
+func (s *Server) Ledger() *andon.Ledger { return s.ledger }
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhook", s.auth(http.HandlerFunc(s.serveWebhook)))
+	mux.Handle("/api/v1/", s.auth(s.ledger.Handler()))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.ledger.Store.Ping(r.Context()); err != nil {
+			http.Error(w, "Not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	return mux
+}
+
+// auth requires the bearer token when one is configured.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := s.cfg.Load().BearerToken; tok != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="andon-webhook"`)
+				s.reply(w, r, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token: set http_config.authorization in the Alertmanager receiver"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, v any) {
+	if r.URL.Path == "/webhook" {
+		s.notifications.WithLabelValues(fmt.Sprintf("%dxx", code/100)).Inc()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type ack struct {
+	Status     string   `json:"status"`
+	Alerts     int      `json:"alerts"`
+	Duplicates int      `json:"duplicates"`
+	Andons     []string `json:"andons"`
+}
+
+func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg.Load()
+	fail := func(code int, format string, args ...any) {
+		s.reply(w, r, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		fail(http.StatusUnsupportedMediaType, "Content-Type %q: send application/json", r.Header.Get("Content-Type"))
+		return
+	}
+	if r.ContentLength > cfg.MaxBodyBytes {
+		fail(http.StatusRequestEntityTooLarge, "body of %d bytes exceeds max_body_bytes %d: lower max_alerts in the receiver or raise the limit", r.ContentLength, cfg.MaxBodyBytes)
+		return
+	}
+	msg, err := Decode(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			fail(http.StatusRequestEntityTooLarge, "body exceeds max_body_bytes %d: lower max_alerts in the receiver or raise the limit", cfg.MaxBodyBytes)
+			return
+		}
+		fail(http.StatusBadRequest, "%v", err)
+		return
+	}
+	n := s.notification(msg, cfg)
+	res, err := s.ledger.Ingest(r.Context(), n)
+	if err != nil {
+		if errors.Is(err, andon.ErrInvalid) {
+			fail(http.StatusBadRequest, "%v", err)
+			return
+		}
+		s.log.Error("notification not recorded", "group_key", msg.GroupKey, "err", err)
+		fail(http.StatusServiceUnavailable, "store unavailable, Alertmanager will retry: %v", err)
+		return
+	}
+	a := ack{Status: "recorded", Alerts: len(msg.Alerts), Andons: []string{}}
+	alerts := make([]actuator.Alert, len(msg.Alerts))
+	for i, al := range msg.Alerts {
+		s.alerts.WithLabelValues(al.Status).Inc()
+		if res.Duplicate[i] {
+			a.Duplicates++
+		}
+		if id := res.AndonIDs[i]; id != "" && !slices.Contains(a.Andons, id) {
+			a.Andons = append(a.Andons, id)
+		}
+		alerts[i] = actuator.Alert{Key: n.Alerts[i].Key, Name: al.Labels["alertname"], Status: al.Status, Fingerprint: al.Fingerprint,
+			StartsAt: al.StartsAt, Labels: al.Labels, Annotations: al.Annotations, AndonID: res.AndonIDs[i]}
+	}
+	s.reply(w, r, http.StatusOK, a)
+	// Actions run after the acknowledgement: an action failure is recorded, never a 5xx.
+	s.actions.Add(1)
+	go func() {
+		defer s.actions.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s.engine.Handle(ctx, alerts)
+	}()
+}
+
+// notification maps a message to what the store records; firing alerts
+// whose action label includes "andon" ask for an andon, one per
+// (service, alertname, signal) while it is open.
+func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
+	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
+	for i, a := range m.Alerts {
+		ev := andon.AlertEvent{Key: m.Key(a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}
+		if a.Status == "firing" && slices.Contains(kinds(a.Labels["action"]), string(actuator.Andon)) {
+			ev.Andon = alertAndon(a, cfg.AndonStage)
+		}
+		n.Alerts[i] = ev
+	}
+	return n
+}
+
+func kinds(label string) []string {
+	var out []string
+	for _, k := range actuator.ParseActions(label) {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+func alertAndon(a Alert, stage string) *andon.Trigger {
+	name, svc, signal := a.Labels["alertname"], a.Labels["service"], a.Labels["signal"]
+	sku := svc
+	if sku == "" {
+		sku = name // an alert without a service label still stops something: its own line
+	}
+	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
+		"alertname": name, "signal": signal, "level": a.Labels["level"], "severity": a.Labels["severity"],
+		"fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339), "summary": a.Annotations["summary"],
+	}}
+	if inst := a.Labels["instance"]; inst != "" {
+		t.Details["instance"] = inst
+	}
+	if ft, err := andon.ParseFailureType(a.Annotations["andon_type"]); err == nil {
+		t.Type = ft
+	} else if signal == "slo" {
+		t.Type = andon.SLOBurn
+	}
+	return &t
+}
+
+// recorder stores actuator decisions in the ledger's store.
+type recorder struct{ store andon.Store }
+
+func (r recorder) Record(ctx context.Context, ds []actuator.Decision) error {
+	recs := make([]andon.ActionRecord, len(ds))
+	for i, d := range ds {
+		recs[i] = andon.ActionRecord{Time: d.Time, AlertKey: d.AlertKey, Alert: d.Alert, AndonID: d.AndonID, Kind: string(d.Kind),
+			Service: d.Service, Target: d.Target, Result: string(d.Result), Reason: d.Reason, Detail: d.Detail}
+	}
+	return r.store.RecordActions(ctx, recs)
+}

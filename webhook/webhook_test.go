@@ -1,0 +1,243 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer runs the real Server (real SQLite file) behind a loopback listener.
+func testServer(t testing.TB, config string) (*Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := ParseConfig([]byte("db: " + filepath.Join(dir, "andon.db") + "\n" + config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); s.Close() })
+	return s, srv.URL
+}
+
+func payload(groupKey string, n int, status string) *Message {
+	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	m := &Message{Version: "4", GroupKey: groupKey, Status: status, Receiver: "andon", ExternalURL: "http://am",
+		GroupLabels: map[string]string{"service": "svc"}, CommonLabels: map[string]string{"service": "svc"}, CommonAnnotations: map[string]string{}}
+	for i := range n {
+		m.Alerts = append(m.Alerts, Alert{Status: status, StartsAt: start, Fingerprint: fmt.Sprintf("%016x", i+1),
+			Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red", "severity": "critical", "action": "page,andon", "instance": fmt.Sprint("i", i)},
+			Annotations: map[string]string{"summary": "errors above 0.5%", "andon_type": "operating_limit"}})
+	}
+	return m
+}
+
+func encode(m *Message) []byte {
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func post(t testing.TB, url, token string, body []byte, contentType string) (int, ack) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/webhook", bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a ack
+	_ = json.NewDecoder(resp.Body).Decode(&a)
+	return resp.StatusCode, a
+}
+
+func countAlerts(t testing.TB, s *Server) (alerts, andons int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", s.cfg.Load().DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM andons)`).Scan(&alerts, &andons); err != nil {
+		t.Fatal(err)
+	}
+	return alerts, andons
+}
+
+func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
+	good := encode(payload("{}:{service=\"svc\"}", 1, "firing"))
+	big := payload("g", 1, "firing")
+	big.Alerts[0].Annotations["description"] = strings.Repeat("x", 5000)
+	noFP := payload("g", 1, "firing")
+	noFP.Alerts[0].Fingerprint = ""
+	cases := []struct {
+		name        string
+		token       string
+		contentType string
+		body        []byte
+		want        int
+	}{
+		{"malformed JSON is 400", "tok", "application/json", []byte(`{"version":"4",`), http.StatusBadRequest},
+		{"a wrong version is 400", "tok", "application/json", bytes.Replace(good, []byte(`"version":"4"`), []byte(`"version":"3"`), 1), http.StatusBadRequest},
+		{"a missing fingerprint is 400", "tok", "application/json", encode(noFP), http.StatusBadRequest},
+		{"an unknown field is 400", "tok", "application/json", bytes.Replace(good, []byte(`{"version"`), []byte(`{"surprise":1,"version"`), 1), http.StatusBadRequest},
+		{"trailing data is 400", "tok", "application/json", append(append([]byte{}, good...), []byte(`{}`)...), http.StatusBadRequest},
+		{"an empty alert list is 400", "tok", "application/json", []byte(`{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[]}`), http.StatusBadRequest},
+		{"a body over max_body_bytes is 413", "tok", "application/json", encode(big), http.StatusRequestEntityTooLarge},
+		{"a non-JSON content type is 415", "tok", "text/plain", good, http.StatusUnsupportedMediaType},
+		{"a missing content type is 415", "tok", "", good, http.StatusUnsupportedMediaType},
+		{"a missing token is 401", "", "application/json", good, http.StatusUnauthorized},
+		{"a wrong token is 401", "nope", "application/json", good, http.StatusUnauthorized},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, url := testServer(t, "bearer_token: tok\nmax_body_bytes: 4096\n")
+			if code, _ := post(t, url, c.token, c.body, c.contentType); code != c.want {
+				t.Fatalf("status %d, want %d", code, c.want)
+			}
+			if alerts, andons := countAlerts(t, s); alerts != 0 || andons != 0 {
+				t.Fatalf("rejected input stored %d alerts, %d andons", alerts, andons)
+			}
+		})
+	}
+}
+
+func TestDuplicatesOpenOneAndon(t *testing.T) {
+	for _, concurrent := range []bool{false, true} {
+		t.Run(fmt.Sprint("concurrent=", concurrent), func(t *testing.T) {
+			s, url := testServer(t, "")
+			body := encode(payload(`{}/{}:{service="svc"}`, 3, "firing"))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			dups := 0
+			for range 10 {
+				send := func() {
+					code, a := post(t, url, "", body, "application/json")
+					if code != http.StatusOK {
+						t.Errorf("status %d", code)
+					}
+					mu.Lock()
+					dups += a.Duplicates
+					mu.Unlock()
+				}
+				if concurrent {
+					wg.Add(1)
+					go func() { defer wg.Done(); send() }()
+				} else {
+					send()
+				}
+			}
+			wg.Wait()
+			alerts, andons := countAlerts(t, s)
+			if alerts != 3 || andons != 1 || dups != 27 {
+				t.Fatalf("10 identical notifications of 3 alerts: %d alerts stored, %d andons, %d duplicates; want 3, 1, 27", alerts, andons, dups)
+			}
+			// "resolved" from Alertmanager is recorded but does not resolve the andon.
+			if code, _ := post(t, url, "", encode(payload(`{}/{}:{service="svc"}`, 3, "resolved")), "application/json"); code != 200 {
+				t.Fatal(code)
+			}
+			if g, _ := s.Ledger().Gate(context.Background(), "svc", "deploy"); g.Proceed {
+				t.Fatal("a resolved alert released the andon; only a human may")
+			}
+		})
+	}
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	s, url := testServer(t, "")
+	post(t, url, "", encode(payload("g", 2, "firing")), "application/json")
+	for path, want := range map[string]string{
+		"/-/healthy": "Healthy",
+		"/-/ready":   "Ready",
+		"/metrics":   `andon_webhook_alerts_received_total{status="firing"} 2`,
+	} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(b.String(), want) {
+			t.Fatalf("%s: %d %q, want %q", path, resp.StatusCode, b.String(), want)
+		}
+	}
+	if !strings.Contains(metricsText(t, url), `andon_open{sku="svc",type="operating_limit"} 1`) {
+		t.Fatal("andon_open missing")
+	}
+	s.ledger.Store.Close()
+	if code, _ := post(t, url, "", encode(payload("g2", 1, "firing")), "application/json"); code != http.StatusServiceUnavailable {
+		t.Fatalf("closed store: status %d, want 503", code)
+	}
+	if resp, _ := http.Get(url + "/-/ready"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("ready with a closed store: %d", resp.StatusCode)
+	}
+}
+
+func metricsText(t testing.TB, url string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+func TestReloadSwapsToken(t *testing.T) {
+	s, url := testServer(t, "bearer_token: old\n")
+	body := encode(payload("g", 1, "firing"))
+	cfg, _ := ParseConfig([]byte("db: " + s.cfg.Load().DB + "\nbearer_token: new\n"))
+	s.Reload(cfg)
+	if code, _ := post(t, url, "old", body, "application/json"); code != http.StatusUnauthorized {
+		t.Fatalf("old token after reload: %d", code)
+	}
+	if code, _ := post(t, url, "new", body, "application/json"); code != http.StatusOK {
+		t.Fatalf("new token after reload: %d", code)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"unknown keys fail", "dbb: x", "field dbb not found"},
+		{"an invalid inline actuator policy fails", "actuator: {defaults: {max_shed_fraction: 2}}", "max_shed_fraction"},
+		{"inline and file policy together fail", "actuator: {dry_run: true}\nactuator_file: x.yaml", "not both"},
+		{"a tiny body limit fails", "max_body_bytes: 10", "too small"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := ParseConfig([]byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		childMain()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
