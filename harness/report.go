@@ -1,15 +1,19 @@
 package harness
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // WriteSummary prints the end-of-run table: per request class, count, error
@@ -28,7 +32,11 @@ func WriteSummary(w io.Writer, res *Result) error {
 		if o.Tier > 0 {
 			tier = fmt.Sprint(o.Tier)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f%%\t%s\t%s\t%s\t%s\t%s\t%s\t\n", tier, o.Method, o.Name, o.Count, 100*o.ErrorRatio,
+		name := o.Name
+		if o.Handshake {
+			name = "(session set-up)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f%%\t%s\t%s\t%s\t%s\t%s\t%s\t\n", tier, o.Method, name, o.Count, 100*o.ErrorRatio,
 			fmtSeconds(o.Latency.P50), fmtSeconds(o.Latency.P90), fmtSeconds(o.Latency.P99), fmtSeconds(o.Latency.P999),
 			fmtSeconds(o.Latency.Max), fmtSeconds(o.Uncorrected.P99))
 	}
@@ -86,4 +94,61 @@ func WriteHTML(w io.Writer, res *Result) error {
 		Data  template.JS
 		Title string
 	}{res, template.JS(data), strings.TrimSpace(res.Profile.Name + " — andon load")})
+}
+
+// Output file names inside a run directory.
+const (
+	ResultFile    = "result.json"
+	ReportFile    = "report.html"
+	RecordingFile = "recording.json"
+)
+
+// WriteRun writes the result, the HTML report and the recording into dir.
+func WriteRun(dir string, res *Result) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	paths := []string{filepath.Join(dir, ResultFile), filepath.Join(dir, ReportFile), filepath.Join(dir, RecordingFile)}
+	if err := WriteJSON(paths[0], res); err != nil {
+		return nil, err
+	}
+	var html bytes.Buffer
+	if err := WriteHTML(&html, res); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(paths[1], html.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := res.Recording.Write(paths[2]); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
+// ParseThreshold reads "metric=value[:label]", e.g. "latency_p99=280ms:red",
+// "error_ratio=0.005:red", "rate=5000:limit". Latencies take Go durations
+// or seconds.
+func ParseThreshold(s string) (Threshold, error) {
+	metric, rest, ok := strings.Cut(s, "=")
+	if !ok {
+		return Threshold{}, fmt.Errorf("threshold %q: want metric=value[:label], e.g. latency_p99=280ms:red", s)
+	}
+	value, label, _ := strings.Cut(rest, ":")
+	th := Threshold{Metric: metric, Label: label}
+	switch metric {
+	case "latency_p50", "latency_p95", "latency_p99":
+		if d, err := time.ParseDuration(value); err == nil {
+			th.Value = d.Seconds()
+			return th, nil
+		}
+	case "error_ratio", "rate", "sessions":
+	default:
+		return th, fmt.Errorf("threshold %q: metric %q is not latency_p50, latency_p95, latency_p99, error_ratio, rate or sessions", s, metric)
+	}
+	v, err := strconv.ParseFloat(value, 64)
+	if err != nil || v < 0 {
+		return th, fmt.Errorf("threshold %q: value %q is not a non-negative number", s, value)
+	}
+	th.Value = v
+	return th, nil
 }

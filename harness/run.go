@@ -310,7 +310,7 @@ func (r *runner) do(ctx context.Context, j job) {
 		}
 		return
 	}
-	r.finish(j.entry.key, j.intended, sent, err)
+	r.finish(j.entry.key, j.intended, sent, err, false)
 }
 
 // call sends one request: CO-corrected latency = completion − intended.
@@ -322,11 +322,11 @@ func (r *runner) call(ctx context.Context, c *Conn, e *mixEntry, intended, sent 
 	err := c.Call(cctx, e.prepared)
 	cancel()
 	r.st.inFlight.Add(-1)
-	r.finish(e.key, intended, sent, err)
+	r.finish(e.key, intended, sent, err, false)
 	return err
 }
 
-func (r *runner) finish(k opKey, intended, sent time.Time, err error) {
+func (r *runner) finish(k opKey, intended, sent time.Time, err error, handshake bool) {
 	done := time.Now()
 	class := Classify(err)
 	if class != "" {
@@ -334,7 +334,7 @@ func (r *runner) finish(k opKey, intended, sent time.Time, err error) {
 			r.samples.Store(class, err.Error())
 		}
 	}
-	r.st.record(k, done.Sub(intended), done.Sub(sent), class)
+	r.st.record(k, done.Sub(intended), done.Sub(sent), class, handshake)
 	r.live.observe(k, done.Sub(intended), class)
 }
 
@@ -416,7 +416,7 @@ func (r *runner) dial(ctx context.Context) (*Conn, error) {
 	if r.era == Era20260728 {
 		method = "server/discover"
 	}
-	r.finish(opKey{Method: method, Tier: 1}, start, start, err)
+	r.finish(opKey{Method: method, Tier: 1}, start, start, err, true)
 	if err != nil {
 		r.st.sessionsFailed.Add(1)
 		return nil, err

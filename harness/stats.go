@@ -31,6 +31,7 @@ type opKey struct {
 }
 
 type opStats struct {
+	handshake              bool // session set-up, kept out of the request totals
 	corrected, uncorrected *hdr.Histogram
 	count, errors          uint64
 	classes                map[string]uint64
@@ -53,15 +54,17 @@ func newStats() *stats { return &stats{ops: map[opKey]*opStats{}, window: newHis
 
 // record one finished call: corrected = completion − intended start,
 // uncorrected = completion − actual send.
-func (s *stats) record(k opKey, corrected, uncorrected time.Duration, class string) {
-	s.completed.Add(1)
-	if class != "" {
-		s.failed.Add(1)
+func (s *stats) record(k opKey, corrected, uncorrected time.Duration, class string, handshake bool) {
+	if !handshake {
+		s.completed.Add(1)
+		if class != "" {
+			s.failed.Add(1)
+		}
 	}
 	s.mu.Lock()
 	o := s.ops[k]
 	if o == nil {
-		o = &opStats{corrected: newHist(), uncorrected: newHist(), classes: map[string]uint64{}}
+		o = &opStats{handshake: handshake, corrected: newHist(), uncorrected: newHist(), classes: map[string]uint64{}}
 		s.ops[k] = o
 	}
 	o.count++
@@ -71,7 +74,9 @@ func (s *stats) record(k opKey, corrected, uncorrected time.Duration, class stri
 		o.errors++
 		o.classes[class]++
 	}
-	recordHist(s.window, corrected)
+	if !handshake {
+		recordHist(s.window, corrected)
+	}
 	s.mu.Unlock()
 }
 
@@ -107,6 +112,7 @@ type OpResult struct {
 	Method      string            `json:"method"`
 	Name        string            `json:"name,omitempty"`
 	Tier        int               `json:"tier,omitempty"`
+	Handshake   bool              `json:"handshake,omitempty"` // session set-up, not in the overall totals
 	Count       uint64            `json:"count"`
 	Errors      uint64            `json:"errors"`
 	ErrorRatio  float64           `json:"error_ratio"`
@@ -121,6 +127,9 @@ func (s *stats) results() (ops []OpResult, overall OpResult) {
 	all := &opStats{corrected: newHist(), uncorrected: newHist(), classes: map[string]uint64{}}
 	for k, o := range s.ops {
 		ops = append(ops, o.result(k))
+		if o.handshake {
+			continue
+		}
 		all.corrected.Merge(o.corrected)
 		all.uncorrected.Merge(o.uncorrected)
 		all.count += o.count
@@ -143,7 +152,7 @@ func (s *stats) results() (ops []OpResult, overall OpResult) {
 }
 
 func (o *opStats) result(k opKey) OpResult {
-	r := OpResult{Method: k.Method, Name: k.Name, Tier: k.Tier, Count: o.count, Errors: o.errors,
+	r := OpResult{Method: k.Method, Name: k.Name, Tier: k.Tier, Handshake: o.handshake, Count: o.count, Errors: o.errors,
 		Latency: quantiles(o.corrected), Uncorrected: quantiles(o.uncorrected)}
 	if o.count > 0 {
 		r.ErrorRatio = float64(o.errors) / float64(o.count)
