@@ -1,0 +1,196 @@
+package promtest
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+)
+
+// phase is what the signal does during one sample interval of a synthetic input.
+type phase int
+
+const (
+	calm   phase = iota // far on the good side
+	within              // just on the good side of the threshold
+	beyond              // just past the threshold
+	gone                // no sample at all
+)
+
+// A signal's synthetic inputs: counters start high so rate extrapolation is never cut at zero.
+const (
+	counterBase = 1e6
+	gaugeBase   = 1e8
+	margin      = 0.1 // "just above" is 10% past the threshold
+)
+
+// inputSeries is one input series of a test.
+type inputSeries struct {
+	name   string
+	labels map[string]string
+	s      samples
+}
+
+// String prints the series the way promtool reads it: name{labels}.
+func (in inputSeries) String() string {
+	keys := make([]string, 0, len(in.labels))
+	for k := range in.labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, in.labels[k])
+	}
+	return in.name + "{" + strings.Join(parts, ",") + "}"
+}
+
+// values prints samples in promtool's expanding notation: a run a+bxn is used only where
+// promtool's repeated addition reproduces every sample exactly (so a counter never appears to
+// reset through float noise); other samples are written out. Missing samples are _.
+func (in inputSeries) values() string {
+	var out []string
+	s := in.s
+	for i := 0; i < len(s); {
+		if math.IsNaN(s[i]) {
+			j := i
+			for j < len(s) && math.IsNaN(s[j]) {
+				j++
+			}
+			out = append(out, fmt.Sprintf("_x%d", j-i))
+			i = j
+			continue
+		}
+		n := 0
+		var step float64
+		if i+1 < len(s) && !math.IsNaN(s[i+1]) {
+			step, _ = strconv.ParseFloat(exact(s[i+1]-s[i]), 64)
+			for x := s[i]; i+n+1 < len(s) && !math.IsNaN(s[i+n+1]) && x+step == s[i+n+1]; n++ {
+				x += step
+			}
+		}
+		switch {
+		case n < 2:
+			out = append(out, exact(s[i]))
+			i++
+			continue
+		case step >= 0:
+			out = append(out, fmt.Sprintf("%s+%sx%d", exact(s[i]), exact(step), n))
+		default:
+			out = append(out, fmt.Sprintf("%s-%sx%d", exact(s[i]), exact(-step), n))
+		}
+		i += n + 1
+	}
+	return strings.Join(out, " ")
+}
+
+// exact prints v so that it parses back to the same float.
+func exact(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+
+// seriesLabels returns labels that satisfy every matcher of vs (but the metric name), plus the
+// group labels every test series carries.
+func seriesLabels(vs *parser.VectorSelector, group map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range group {
+		out[k] = v
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName {
+			continue
+		}
+		v, ok := satisfy(m)
+		if !ok {
+			return nil, fmt.Errorf("cannot build a test series for %s: no simple value satisfies %s", vs, m)
+		}
+		if v == "" {
+			delete(out, m.Name)
+		} else {
+			out[m.Name] = v
+		}
+	}
+	return out, nil
+}
+
+// candidates tried for matchers that are not equality: enough for `!=""`, `=~"5.."`, `!~"2.."`.
+var candidates = []string{"", "error", "500", "5xx", "true", "1", "andon_test"}
+
+func satisfy(m *labels.Matcher) (string, bool) {
+	if m.Type == labels.MatchEqual {
+		return m.Value, true
+	}
+	for _, c := range candidates {
+		if m.Matches(c) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// violates returns labels like base but failing one matcher of errs that total does not have:
+// the successful requests of a ratio whose errors and total share a metric name.
+func violates(errs *parser.VectorSelector, base map[string]string) (map[string]string, bool) {
+	for _, m := range errs.LabelMatchers {
+		if m.Name == labels.MetricName {
+			continue
+		}
+		for _, c := range candidates {
+			if !m.Matches(c) {
+				out := map[string]string{}
+				for k, v := range base {
+					out[k] = v
+				}
+				if c == "" {
+					delete(out, m.Name)
+				} else {
+					out[m.Name] = c
+				}
+				return out, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// counter accumulates per-interval increments into a counter series from a base.
+func counter(base float64, incs []float64) samples {
+	s := make(samples, len(incs))
+	v := base
+	for k, inc := range incs {
+		if k > 0 {
+			v += inc
+		}
+		s[k] = v
+	}
+	return s
+}
+
+// phases expands a schedule (phase per sample index) to n samples.
+func phases(n int, f func(k int) phase) []phase {
+	ps := make([]phase, n)
+	for k := range ps {
+		ps[k] = f(k)
+	}
+	return ps
+}
+
+func nSamples(horizon, interval time.Duration) int { return int(horizon/interval) + 1 }
+
+var promParser = parser.NewParser(parser.Options{})
+
+// selectorOf turns parsed matchers back into a selector.
+func selectorOf(ms []*labels.Matcher) *parser.VectorSelector {
+	vs := &parser.VectorSelector{LabelMatchers: ms}
+	for _, m := range ms {
+		if m.Name == labels.MetricName {
+			vs.Name = m.Value
+		}
+	}
+	return vs
+}
