@@ -66,6 +66,29 @@ var migrations = []string{
 	CREATE INDEX actions_service ON actions(service, id);`,
 }
 
+// The writer's statements, prepared once at open.
+const (
+	qSavepoint    = `SAVEPOINT op`
+	qRollbackTo   = `ROLLBACK TO op`
+	qRelease      = `RELEASE op`
+	qOpenByOrigin = andonSelect + ` WHERE origin = ? AND status = 'open' AND origin != ''` // matches the partial index
+	qAndonByID    = andonSelect + ` WHERE id = ?`
+	qInsertAndon  = `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES (?,?,?,?,?,?,?,?)`
+	qSkuOpened    = `INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES (?, 1, ?, 0)
+		ON CONFLICT(sku) DO UPDATE SET blocked_since_ms = CASE WHEN open_count = 0 THEN excluded.blocked_since_ms ELSE blocked_since_ms END,
+		open_count = open_count + 1`
+	qLastReceipt   = `SELECT seq, body FROM receipts ORDER BY seq DESC LIMIT 1`
+	qInsertReceipt = `INSERT INTO receipts (seq, andon_id, body) VALUES (?,?,?)`
+	qResolve       = `UPDATE andons SET status = 'resolved', resolved_ms = ?, root_cause = ?, fix_applied = ?, prevention_added = ?, resolver = ? WHERE id = ? AND status = 'open'`
+	qSkuResolved   = `UPDATE skus SET open_count = open_count - 1,
+			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN max(0, ? - blocked_since_ms) ELSE 0 END WHERE sku = ?`
+	qAlertSeen    = `SELECT andon_id FROM alerts WHERE key = ? AND status = ?`
+	qInsertAlert  = `INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id) VALUES (?,?,?,?,?,?,?,?,?,?)`
+	qInsertAction = `INSERT INTO actions (ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail) VALUES (?,?,?,?,?,?,?,?,?,?)`
+)
+
+var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qOpenByOrigin, qAndonByID, qInsertAndon, qSkuOpened, qLastReceipt, qInsertReceipt, qResolve, qSkuResolved, qAlertSeen, qInsertAlert, qInsertAction}
+
 // SQLite is the embedded Store. Writes go through one connection owned by a
 // single goroutine that commits whatever is queued as one transaction (group
 // commit); each write runs in its own savepoint so one failing write does not
@@ -75,13 +98,14 @@ type SQLite struct {
 	write *sql.DB
 	read  *sql.DB
 	ops   chan writeOp
+	stmts map[string]*sql.Stmt // prepared once on the single writer connection
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
 }
 
 type writeOp struct {
-	fn   func(*sql.Tx) error
+	fn   func(*wtx) error
 	done chan error
 }
 
@@ -116,7 +140,17 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	// Parsing SQL dominates small writes with this driver: prepare them once.
+	for _, q := range writeQueries {
+		st, err := w.Prepare(q)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
 	go s.writer()
 	return s, nil
 }
@@ -206,25 +240,26 @@ func (s *SQLite) commit(batch []writeOp) {
 		return
 	}
 	errs := make([]error, len(batch))
-	tx, err := s.write.Begin()
+	sqlTx, err := s.write.Begin()
+	tx := &wtx{tx: sqlTx, stmts: s.stmts}
 	if err == nil {
 		for i, op := range batch {
-			if _, err = tx.Exec(`SAVEPOINT op`); err != nil {
+			if _, err = tx.Exec(qSavepoint); err != nil {
 				break
 			}
 			if errs[i] = op.fn(tx); errs[i] != nil {
-				if _, err = tx.Exec(`ROLLBACK TO op`); err != nil {
+				if _, err = tx.Exec(qRollbackTo); err != nil {
 					break
 				}
 			}
-			if _, err = tx.Exec(`RELEASE op`); err != nil {
+			if _, err = tx.Exec(qRelease); err != nil {
 				break
 			}
 		}
 		if err == nil {
-			err = tx.Commit()
+			err = sqlTx.Commit()
 		} else {
-			tx.Rollback()
+			sqlTx.Rollback()
 		}
 	}
 	for i, op := range batch {
@@ -242,8 +277,28 @@ func isBusinessErr(err error) bool {
 	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyResolved)
 }
 
+// wtx runs the writer's statements inside a transaction, prepared ones when it can.
+type wtx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (w *wtx) Exec(q string, args ...any) (sql.Result, error) {
+	if st := w.stmts[q]; st != nil {
+		return w.tx.Stmt(st).Exec(args...)
+	}
+	return w.tx.Exec(q, args...)
+}
+
+func (w *wtx) QueryRow(q string, args ...any) *sql.Row {
+	if st := w.stmts[q]; st != nil {
+		return w.tx.Stmt(st).QueryRow(args...)
+	}
+	return w.tx.QueryRow(q, args...)
+}
+
 // do queues fn for the writer and waits for its commit.
-func (s *SQLite) do(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *SQLite) do(ctx context.Context, fn func(*wtx) error) error {
 	op := writeOp{fn: fn, done: make(chan error, 1)}
 	select {
 	case <-s.done:
@@ -271,7 +326,7 @@ func (s *SQLite) Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerR
 		return TriggerResult{}, err
 	}
 	var res TriggerResult
-	err := s.do(ctx, func(tx *sql.Tx) error {
+	err := s.do(ctx, func(tx *wtx) error {
 		var err error
 		res, err = triggerTx(tx, t, at)
 		return err
@@ -279,9 +334,9 @@ func (s *SQLite) Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerR
 	return res, err
 }
 
-func triggerTx(tx *sql.Tx, t Trigger, at time.Time) (TriggerResult, error) {
+func triggerTx(tx *wtx, t Trigger, at time.Time) (TriggerResult, error) {
 	if t.Origin != "" {
-		a, err := scanAndon(tx.QueryRow(andonSelect+` WHERE origin = ? AND status = 'open'`, t.Origin))
+		a, err := scanAndon(tx.QueryRow(qOpenByOrigin, t.Origin))
 		if err == nil {
 			return TriggerResult{Andon: a}, nil
 		}
@@ -291,13 +346,11 @@ func triggerTx(tx *sql.Tx, t Trigger, at time.Time) (TriggerResult, error) {
 	}
 	at = at.UTC().Truncate(time.Millisecond)
 	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
-	if _, err := tx.Exec(`INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES (?,?,?,?,?,?,?,?)`,
+	if _, err := tx.Exec(qInsertAndon,
 		a.ID, a.Type, a.SKU, a.Stage, jsonText(a.Details), a.Status, a.Origin, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
 	}
-	if _, err := tx.Exec(`INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES (?, 1, ?, 0)
-		ON CONFLICT(sku) DO UPDATE SET blocked_since_ms = CASE WHEN open_count = 0 THEN excluded.blocked_since_ms ELSE blocked_since_ms END,
-		open_count = open_count + 1`, a.SKU, at.UnixMilli()); err != nil {
+	if _, err := tx.Exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
 	}
 	r, err := appendReceipt(tx, ReceiptTriggered, a, at, a.Details)
@@ -307,10 +360,10 @@ func triggerTx(tx *sql.Tx, t Trigger, at time.Time) (TriggerResult, error) {
 	return TriggerResult{Andon: a, Created: true, Receipt: &r}, nil
 }
 
-func appendReceipt(tx *sql.Tx, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+func appendReceipt(tx *wtx, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
-	switch err := tx.QueryRow(`SELECT seq, body FROM receipts ORDER BY seq DESC LIMIT 1`).Scan(&seq, &body); {
+	switch err := tx.QueryRow(qLastReceipt).Scan(&seq, &body); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return Receipt{}, err
@@ -323,7 +376,7 @@ func appendReceipt(tx *sql.Tx, rt ReceiptType, a Andon, at time.Time, details ma
 	}
 	r := newReceipt(seq, prev, rt, a, at, details)
 	b, _ := json.Marshal(r)
-	_, err := tx.Exec(`INSERT INTO receipts (seq, andon_id, body) VALUES (?,?,?)`, r.Seq, r.AndonID, string(b))
+	_, err := tx.Exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
 	return r, err
 }
 
@@ -335,9 +388,9 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 	}
 	var a Andon
 	var r Receipt
-	err := s.do(ctx, func(tx *sql.Tx) error {
+	err := s.do(ctx, func(tx *wtx) error {
 		var err error
-		a, err = scanAndon(tx.QueryRow(andonSelect+` WHERE id = ?`, id))
+		a, err = scanAndon(tx.QueryRow(qAndonByID, id))
 		if err != nil {
 			return err
 		}
@@ -346,12 +399,11 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 		}
 		at = at.UTC().Truncate(time.Millisecond)
 		ms := at.UnixMilli()
-		if _, err := tx.Exec(`UPDATE andons SET status = 'resolved', resolved_ms = ?, root_cause = ?, fix_applied = ?, prevention_added = ?, resolver = ? WHERE id = ? AND status = 'open'`,
+		if _, err := tx.Exec(qResolve,
 			ms, res.RootCause, res.FixApplied, res.PreventionAdded, res.Resolver, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE skus SET open_count = open_count - 1,
-			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN max(0, ? - blocked_since_ms) ELSE 0 END WHERE sku = ?`, ms, a.SKU); err != nil {
+		if _, err := tx.Exec(qSkuResolved, ms, a.SKU); err != nil {
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
@@ -470,12 +522,12 @@ func (s *SQLite) Receipts(ctx context.Context, andonID string) ([]Receipt, error
 // and opens the andons its new firing alerts ask for, in one transaction.
 func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, error) {
 	var res IngestResult
-	err := s.do(ctx, func(tx *sql.Tx) error {
+	err := s.do(ctx, func(tx *wtx) error {
 		res = IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 		recv := n.ReceivedAt.UnixMilli()
 		for i, al := range n.Alerts {
 			var andonID string
-			err := tx.QueryRow(`SELECT andon_id FROM alerts WHERE key = ? AND status = ?`, al.Key, al.Status).Scan(&andonID)
+			err := tx.QueryRow(qAlertSeen, al.Key, al.Status).Scan(&andonID)
 			if err == nil {
 				res.Duplicate[i], res.AndonIDs[i] = true, andonID
 				continue
@@ -498,7 +550,7 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 				}
 			}
 			res.AndonIDs[i] = andonID
-			if _, err := tx.Exec(`INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			if _, err := tx.Exec(qInsertAlert,
 				al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(), jsonText(al.Labels), jsonText(al.Annotations), recv, andonID); err != nil {
 				return err
 			}
@@ -510,9 +562,9 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 
 // RecordActions appends action decisions.
 func (s *SQLite) RecordActions(ctx context.Context, recs []ActionRecord) error {
-	return s.do(ctx, func(tx *sql.Tx) error {
+	return s.do(ctx, func(tx *wtx) error {
 		for _, r := range recs {
-			if _, err := tx.Exec(`INSERT INTO actions (ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			if _, err := tx.Exec(qInsertAction,
 				r.Time.UnixMilli(), r.AlertKey, r.Alert, r.AndonID, r.Kind, r.Service, r.Target, r.Result, r.Reason, r.Detail); err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // testServer runs the real Server (real SQLite file) behind a loopback listener.
@@ -241,3 +245,48 @@ func TestMain(m *testing.M) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// The web config file (exporter-toolkit: TLS, mTLS, basic auth) wraps every endpoint.
+func TestWebConfigBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	webCfg := filepath.Join(dir, "web.yml")
+	// bcrypt of "s3cret", as in Prometheus' web config files.
+	os.WriteFile(webCfg, []byte("basic_auth_users:\n  alertmanager: $2a$04$ncCJ5AdWYGvD/q3EmnuTi.DZJMp6Xx9SaPSh4bekRUflAyqC1OyLO\n"), 0o644)
+	cfg, _ := ParseConfig([]byte("db: " + filepath.Join(dir, "a.db")))
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.Handler()}
+	systemd := false
+	go web.Serve(l, srv, &web.FlagConfig{WebSystemdSocket: &systemd, WebConfigFile: &webCfg}, slog.New(slog.DiscardHandler))
+	defer srv.Close()
+	body := encode(payload("g", 1, "firing"))
+	for _, c := range []struct {
+		name, user, pass string
+		want             int
+	}{
+		{"no credentials is 401", "", "", 401},
+		{"a wrong password is 401", "alertmanager", "nope", 401},
+		{"the configured user is accepted", "alertmanager", "s3cret", 200},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
+		}
+	}
+}

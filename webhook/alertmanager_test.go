@@ -1,0 +1,157 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/andon-sre/andon/actuator/admission"
+	"github.com/andon-sre/andon/andon"
+)
+
+// toolPath finds a pinned tool: $ANDON_TOOLS_BIN, then <repo>/.cache/bin.
+func toolPath(t *testing.T, name string) string {
+	t.Helper()
+	var dirs []string
+	if d := os.Getenv("ANDON_TOOLS_BIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	dirs = append(dirs, filepath.Join(filepath.Dir(file), "..", ".cache", "bin"))
+	for _, d := range dirs {
+		if p := filepath.Join(d, name); fileExists(p) {
+			return p
+		}
+	}
+	t.Skipf("%s not found in $ANDON_TOOLS_BIN or .cache/bin: run 'make tools' to build the pinned binary", name)
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
+	am := toolPath(t, "alertmanager")
+
+	// The service side: the real admission API (actuator/admission) on loopback.
+	ctl, err := admission.New(admission.Config{Token: "svc-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/admission", ctl.AdminHandler())
+	svc := httptest.NewServer(mux)
+	defer svc.Close()
+
+	s, url := testServer(t, fmt.Sprintf(`bearer_token: hook-token
+actuator:
+  services:
+    svc:
+      token: svc-token
+      instances: [{name: i0, url: %s/admin/admission}]
+`, svc.URL))
+
+	dir := t.TempDir()
+	amConfig := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(amConfig, []byte(fmt.Sprintf(`route:
+  receiver: andon
+  group_by: [alertname, service]
+  group_wait: 100ms
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: andon
+    webhook_configs:
+      - url: %s/webhook
+        send_resolved: true
+        http_config:
+          authorization: {credentials: hook-token}
+`, url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	amAddr := freeAddr(t)
+	cmd := exec.Command(am, "--config.file="+amConfig, "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn")
+	var amLog bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &amLog, &amLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("alertmanager log:\n%s", amLog.String())
+		}
+	}()
+	waitFor(t, "alertmanager ready", 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + amAddr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	postAlert := func() {
+		body, _ := json.Marshal([]map[string]any{{
+			"labels": map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red",
+				"severity": "critical", "action": "page,shed,reject_new,andon", "instance": "i0"},
+			"annotations": map[string]string{"summary": "errors above 0.5%", "shed_fraction": "0.5", "shed_tiers": "3,2", "andon_type": "operating_limit"},
+			"startsAt":    time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
+		}})
+		resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST /api/v2/alerts: %d", resp.StatusCode)
+		}
+	}
+	postAlert()
+	waitFor(t, "shed and reject_new on the admission API", 20*time.Second, func() bool {
+		st := ctl.State()
+		return st.Shed != nil && st.RejectNew != nil
+	})
+	st := ctl.State()
+	if st.Shed.Fraction != 0.5 || st.Shed.SetBy != "andon-webhook" || st.Shed.AndonID == "" {
+		t.Fatalf("shed setting: %+v", st.Shed)
+	}
+	postAlert() // the same alert again: no second andon
+	time.Sleep(1500 * time.Millisecond)
+	ctx := context.Background()
+	open, err := s.Ledger().List(ctx, andon.Filter{SKU: "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 1 || open[0].ID != st.Shed.AndonID || open[0].Type != andon.OperatingLimit {
+		t.Fatalf("andons for svc: %+v (shed andon id %s)", open, st.Shed.AndonID)
+	}
+	acts, _ := s.ledger.Store.Actions(ctx, andon.ActionFilter{Service: "svc", Result: "applied"})
+	if len(acts) != 2 {
+		t.Fatalf("applied actions: %+v", acts)
+	}
+}
