@@ -49,6 +49,9 @@ func TestReportDrawsInHeadlessChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	chromium := findChromium()
+	if chromium == "" && os.Getenv("ANDON_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("ANDON_REQUIRE_CHROMIUM is set but no chromium is on PATH")
+	}
 	if chromium == "" {
 		t.Skip("chromium not installed: run `make test-report` (installs Debian's chromium) to check that the charts draw")
 	}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -108,12 +108,17 @@ func (s *streamableWire) call(ctx context.Context, p *Prepared, id uint64) (*mes
 		s.sessionID = sid
 		s.mu.Unlock()
 	}
-	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	switch ct {
+	switch mediaType(resp.Header.Get("Content-Type")) {
 	case "application/json":
-		var m message
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		buf := bufPool.Get().(*bytes.Buffer)
+		defer bufPool.Put(buf)
+		buf.Reset()
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxJSONResponse)); err != nil {
 			return nil, &CallError{Class: classOfRead(err), Err: fmt.Errorf("reading JSON response to %s: %w", p.method, err)}
+		}
+		var m message
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+			return nil, &CallError{Class: ClassProtocol, Err: fmt.Errorf("JSON response to %s: %w: %s", p.method, err, truncate(buf.Bytes(), 200))}
 		}
 		if !m.isResponseTo(id) {
 			return nil, &CallError{Class: ClassProtocol, Err: fmt.Errorf("response to %s carries id %s, want %d", p.method, m.ID, id)}
@@ -124,6 +129,24 @@ func (s *streamableWire) call(ctx context.Context, p *Prepared, id uint64) (*mes
 	default:
 		return nil, &CallError{Class: ClassProtocol, Err: fmt.Errorf("response to %s: HTTP %d with Content-Type %q, want application/json or text/event-stream", p.method, resp.StatusCode, resp.Header.Get("Content-Type"))}
 	}
+}
+
+// maxJSONResponse bounds what the harness reads of one JSON answer.
+const maxJSONResponse = 16 << 20
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// mediaType is the Content-Type without parameters, lower-cased only when
+// needed (mime.ParseMediaType allocates a map per response).
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	if ct == "application/json" || ct == "text/event-stream" {
+		return ct
+	}
+	return strings.ToLower(ct)
 }
 
 // awaitSSE reads events until the response to id; priming events (no data),

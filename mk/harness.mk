@@ -1,0 +1,31 @@
+# harness: the MCP load harness (`andon load`). Plain Go tests run in test-go;
+# these targets add what needs installing.
+
+VEGETA   := $(TOOLS_BIN)/vegeta
+
+.PHONY: test-report bench-harness chromium
+
+## chromium: Debian's headless browser, for the report test (CI runs as root with apt reachable).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	else echo ">> installing chromium (apt)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; fi
+
+## test-report: load the harness's HTML report in headless Chromium and check that every chart drew.
+test-report: chromium
+	ANDON_REQUIRE_CHROMIUM=1 $(GO) test -count=1 -run 'TestReportDrawsInHeadlessChromium' ./harness/
+
+TEST_TARGETS += test-report
+
+$(VEGETA): tools/vegeta/go.mod tools/vegeta/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> building pinned vegeta"
+	cd tools/vegeta && $(GO) build -trimpath -o $(VEGETA) github.com/tsenart/vegeta/v12
+	@touch $(VEGETA)
+
+## bench-harness: maximum sustainable rate and CPU per 1,000 requests, harness vs vegeta, same loopback endpoint.
+bench-harness: $(VEGETA)
+	$(GO) run ./harness/bench -vegeta $(VEGETA)
+
+BENCH_TARGETS += bench-harness
