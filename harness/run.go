@@ -135,6 +135,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.OnStart(r.live.Handler())
 	}
 
+	// Open-model sessions are set up before the clock starts, so the
+	// schedule's first requests are not late because of handshakes.
+	var pool *connPool
+	if p.Model == ModelOpen {
+		pool = r.openPool(ctx, probe)
+	} else {
+		_ = probe.Close(context.Background())
+	}
 	r.start = time.Now()
 	r.end = r.start.Add(p.Duration)
 	rec := newRecorder(r.start, opts.RecordInterval, opts.ScrapeTarget, hc)
@@ -146,11 +154,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		timeline = r.monitor(ctx, rec, stopMonitor)
 	}()
 
-	if p.Model == ModelClosed {
-		_ = probe.Close(context.Background())
-		r.closed(ctx)
+	if pool != nil {
+		r.open(ctx, pool)
 	} else {
-		r.open(ctx, probe)
+		r.closed(ctx)
 	}
 	close(stopMonitor)
 	<-monitorDone
@@ -221,8 +228,7 @@ type job struct {
 // from the pacer and hands each request to an idle worker, starting a new one
 // while fewer than max_in_flight exist. When all are busy the scheduler waits
 // and the request goes out late; latency still counts from the intended start.
-func (r *runner) open(ctx context.Context, probe *Conn) {
-	pool := r.openPool(ctx, probe)
+func (r *runner) open(ctx context.Context, pool *connPool) {
 	defer pool.close(r)
 	pacer := NewPacer(r.p)
 	jobs := make(chan job)
