@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -149,4 +150,13 @@ func newID(prefix string, t time.Time) string {
 	var b [5]byte
 	_, _ = rand.Read(b[:])
 	return prefix + strings.ToUpper(strconv.FormatInt(t.UnixMilli(), 36)) + "-" + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

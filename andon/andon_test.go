@@ -296,3 +296,21 @@ func FuzzParseDetails(f *testing.F) {
 		}
 	})
 }
+
+func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "andon.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Ledger{Store: s}
+	l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	s.Close()
+	if s, err = OpenSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if list, _ := s.List(context.Background(), Filter{}); len(list) != 1 {
+		t.Fatalf("one trigger then Close stored %d andons", len(list))
+	}
+}

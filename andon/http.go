@@ -92,7 +92,7 @@ func (l *Ledger) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/actions", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		n, _ := strconv.Atoi(q.Get("limit"))
-		recs, err := l.Store.Actions(r.Context(), ActionFilter{Service: q.Get("service"), Result: q.Get("result"), Limit: n})
+		recs, err := l.Actions(r.Context(), ActionFilter{Service: q.Get("service"), Result: q.Get("result"), Limit: n})
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -269,4 +269,12 @@ func (c *Client) Verify(ctx context.Context) ([]Problem, error) {
 	var v verifyResponse
 	err := c.call(ctx, http.MethodGet, "/api/v1/receipts/verify", nil, nil, &v)
 	return v.Problems, err
+}
+
+// Actions implements API.
+func (c *Client) Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error) {
+	var recs []ActionRecord
+	q := url.Values{"service": {f.Service}, "result": {f.Result}, "limit": {strconv.Itoa(f.Limit)}}
+	err := c.call(ctx, http.MethodGet, "/api/v1/actions", q, nil, &recs)
+	return recs, err
 }

@@ -20,6 +20,7 @@ type API interface {
 	Show(ctx context.Context, id string) (Andon, []Receipt, error)
 	List(ctx context.Context, f Filter) ([]Andon, error)
 	Verify(ctx context.Context) ([]Problem, error)
+	Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error)
 }
 
 // GateResult answers "can sku proceed to stage?". Any open andon of the sku
@@ -165,6 +166,11 @@ func (l *Ledger) Show(ctx context.Context, id string) (Andon, []Receipt, error) 
 // List returns andons matching f, newest first.
 func (l *Ledger) List(ctx context.Context, f Filter) ([]Andon, error) {
 	return l.Store.List(ctx, f)
+}
+
+// Actions returns the actuator's recorded decisions, newest first.
+func (l *Ledger) Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error) {
+	return l.Store.Actions(ctx, f)
 }
 
 // Verify checks the whole receipt chain, and the receipt files when ReceiptsDir is set.

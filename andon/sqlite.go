@@ -209,6 +209,7 @@ func (s *SQLite) writer() {
 	for {
 		select {
 		case <-s.stop:
+			batch = batch[:0]
 			for {
 				select {
 				case op := <-s.ops:

@@ -1,0 +1,108 @@
+package andon
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Output formats of the CLI verbs.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// Print writes v as indented JSON, or as text through the given function.
+func Print(w io.Writer, format string, v any, text func(io.Writer)) error {
+	if format == FormatJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	text(tw)
+	return tw.Flush()
+}
+
+// WriteList prints andons as a table with their time to resolve.
+func WriteList(w io.Writer, list []Andon, now time.Time) {
+	fmt.Fprintln(w, "ID\tSTATUS\tTYPE\tSKU\tSTAGE\tOPENED\tTIME TO RESOLVE")
+	for _, a := range list {
+		ttr := a.TimeToResolve(now).Round(time.Second).String()
+		if a.Status == StatusOpen {
+			ttr = "open for " + ttr
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, a.Type, a.SKU, a.Stage, a.OpenedAt.Format(time.RFC3339), ttr)
+	}
+}
+
+// WriteHistory prints a sku's andons and its mean time to resolve.
+func WriteHistory(w io.Writer, list []Andon, now time.Time) {
+	WriteList(w, list, now)
+	var sum time.Duration
+	n := 0
+	for _, a := range list {
+		if a.Status == StatusResolved {
+			sum += a.TimeToResolve(now)
+			n++
+		}
+	}
+	fmt.Fprintf(w, "\n%d andon(s), %d resolved", len(list), n)
+	if n > 0 {
+		fmt.Fprintf(w, ", mean time to resolve %s", (sum / time.Duration(n)).Round(time.Second))
+	}
+	fmt.Fprintln(w)
+}
+
+// WriteShow prints one andon and its receipts.
+func WriteShow(w io.Writer, a Andon, rs []Receipt, now time.Time) {
+	fmt.Fprintf(w, "id:\t%s\nstatus:\t%s\ntype:\t%s\nsku:\t%s\nstage:\t%s\nopened:\t%s\n", a.ID, a.Status, a.Type, a.SKU, a.Stage, a.OpenedAt.Format(time.RFC3339))
+	for _, k := range sortedKeys(a.Details) {
+		fmt.Fprintf(w, "detail %s:\t%s\n", k, a.Details[k])
+	}
+	if r := a.Resolution; r != nil {
+		fmt.Fprintf(w, "resolved:\t%s by %s (time to resolve %s)\nroot cause:\t%s\nfix applied:\t%s\nprevention added:\t%s\n",
+			a.ResolvedAt.Format(time.RFC3339), r.Resolver, a.TimeToResolve(now).Round(time.Second), r.RootCause, r.FixApplied, r.PreventionAdded)
+	}
+	fmt.Fprintln(w, "\nRECEIPT\tTYPE\tTIME\tHASH")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Timestamp, short(r.Hash))
+	}
+}
+
+// WriteGate prints the gate's answer and what blocks.
+func WriteGate(w io.Writer, g GateResult, now time.Time) {
+	if g.Proceed {
+		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon\n", g.SKU, g.Stage)
+		return
+	}
+	fmt.Fprintf(w, "BLOCKED: %s may not proceed to stage %q: %d open andon(s); resolve them with 'andon resolve ID --root-cause … --fix … --prevention …'\n\n", g.SKU, g.Stage, len(g.Blocking))
+	WriteList(w, g.Blocking, now)
+}
+
+// WriteActions prints actuator decisions.
+func WriteActions(w io.Writer, recs []ActionRecord) {
+	fmt.Fprintln(w, "TIME\tKIND\tTARGET\tRESULT\tALERT\tREASON")
+	for _, r := range recs {
+		reason := r.Reason
+		if r.Detail != "" {
+			reason += " [" + r.Detail + "]"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.Kind, r.Target, r.Result, r.Alert, reason)
+	}
+}
+
+// WriteProblems prints the findings of a verification.
+func WriteProblems(w io.Writer, probs []Problem) {
+	if len(probs) == 0 {
+		fmt.Fprintln(w, "OK: the receipt chain verifies")
+		return
+	}
+	fmt.Fprintf(w, "FAILED: %d problem(s) in the receipt chain:\n", len(probs))
+	for _, p := range probs {
+		fmt.Fprintln(w, "  "+strings.ReplaceAll(p.String(), "\n", " "))
+	}
+}
