@@ -61,7 +61,7 @@ type testServer struct {
 	deletes  atomic.Int64
 }
 
-func startServer(t *testing.T, kind serverKind, wrap func(http.Handler) http.Handler) *testServer {
+func startServer(t testing.TB, kind serverKind, wrap func(http.Handler) http.Handler) *testServer {
 	t.Helper()
 	srv := newMCPServer()
 	get := func(*http.Request) *mcp.Server { return srv }
