@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -51,7 +52,7 @@ func decode(c *collector, data []byte) *Spec {
 			c.errorf(Pos{1, 1}, "the spec is empty: it needs at least `service` and `signals` (see the README's spec reference)")
 			return nil
 		}
-		yamlError(c, err)
+		yamlError(c, err, data, nil)
 		return nil
 	}
 	var extra yaml.Node
@@ -68,7 +69,7 @@ func decode(c *collector, data []byte) *Spec {
 	}
 	spec := &Spec{Pos: posOf(root)}
 	if err := root.Decode(spec); err != nil {
-		yamlError(c, err)
+		yamlError(c, err, data, root)
 		return nil
 	}
 	n := len(c.ds)
@@ -79,8 +80,9 @@ func decode(c *collector, data []byte) *Spec {
 	return spec
 }
 
-// yamlError turns a yaml.v3 error into diagnostics with the best position it offers.
-func yamlError(c *collector, err error) {
+// yamlError turns a yaml.v3 error into diagnostics with the best position it offers; where
+// yaml.v3 gives a line only or nothing, the position is found in the text or the tree.
+func yamlError(c *collector, err error, data []byte, root *yaml.Node) {
 	var pe *PosError
 	if errors.As(err, &pe) {
 		c.errorf(pe.Pos, "%s", pe.Msg)
@@ -96,11 +98,67 @@ func yamlError(c *collector, err error) {
 		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
 			var line int
 			fmt.Sscan(sm[1], &line)
-			c.errorf(Pos{line, 1}, "%s", friendlyYAML(sm[2]))
+			c.errorf(Pos{line, columnOf(root, line, sm[2])}, "%s", friendlyYAML(sm[2]))
 			continue
 		}
-		c.errorf(Pos{}, "%s", friendlyYAML(m))
+		c.errorf(locate(data, m), "%s", friendlyYAML(m))
 	}
+}
+
+var typeErrValueRE = regexp.MustCompile("cannot unmarshal !![a-z]+ `([^`]*)`")
+
+// columnOf finds the column of the value a type error names on line (1 when it cannot).
+func columnOf(root *yaml.Node, line int, msg string) int {
+	sm := typeErrValueRE.FindStringSubmatch(msg)
+	if root == nil || sm == nil {
+		return 1
+	}
+	var find func(n *yaml.Node) int
+	find = func(n *yaml.Node) int {
+		if n.Line == line && n.Kind == yaml.ScalarNode && n.Value == sm[1] {
+			return n.Column
+		}
+		for _, ch := range n.Content {
+			if col := find(ch); col > 0 {
+				return col
+			}
+		}
+		return 0
+	}
+	return max(find(root), 1)
+}
+
+var unknownAnchorRE = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+
+// locate finds where in data the scanner error m (which carries no position) comes from: the
+// first byte YAML does not accept, or the alias of an unknown anchor; else the start of the file.
+func locate(data []byte, m string) Pos {
+	bad := -1
+	switch {
+	case strings.Contains(m, "UTF-8"):
+		for i := 0; i < len(data); {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				bad = i
+				break
+			}
+			i += n
+		}
+	case strings.Contains(m, "control characters"):
+		bad = bytes.IndexFunc(data, func(r rune) bool {
+			return r != '\t' && r != '\n' && r != '\r' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85))
+		})
+	default:
+		if sm := unknownAnchorRE.FindStringSubmatch(m); sm != nil {
+			bad = bytes.Index(data, []byte("*"+sm[1]))
+		}
+	}
+	if bad < 0 {
+		return Pos{1, 1}
+	}
+	line := 1 + bytes.Count(data[:bad], []byte("\n"))
+	col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:bad], '\n')+1:bad])
+	return Pos{line, col}
 }
 
 func friendlyYAML(m string) string {
@@ -148,9 +206,15 @@ func walk(c *collector, n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		for i, item := range n.Content {
-			if i < v.Len() {
-				walk(c, item, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			if i >= v.Len() {
+				continue
 			}
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if e := v.Index(i); e.Kind() == reflect.Pointer && e.IsNil() {
+				c.errorf(posOf(item), "%s is empty: write its keys, or remove the dash", where(p))
+				continue
+			}
+			walk(c, item, v.Index(i), p)
 		}
 	}
 }

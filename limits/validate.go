@@ -98,9 +98,6 @@ func validateLevel(c *collector, s *Spec, l Level, ls *LevelSpec) {
 	if ls.For.D() <= 0 {
 		c.errorf(ls.For.Pos, "levels.%s.for must be positive: `for: 0s` fires on a single evaluation and flaps", l)
 	}
-	if ls.KeepFiringFor.D() < 0 {
-		c.errorf(ls.KeepFiringFor.Pos, "levels.%s.keep_firing_for must not be negative", l)
-	}
 	if ls.Severity != SeverityWarning && ls.Severity != SeverityCritical {
 		c.errorf(ls.Pos, "levels.%s.severity %q must be warning or critical", l, ls.Severity)
 	}
@@ -242,11 +239,8 @@ func validateThresholds(c *collector, sig *Signal, name string) {
 			c.errorf(t.Value.Pos, "signal %s: thresholds.%s: %v", name, l, err)
 			continue
 		}
-		v := t.Value.Value
+		v := t.Value.Value // finite: parseQuantity rejects NaN and ±Inf
 		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
-			c.errorf(t.Value.Pos, "signal %s: thresholds.%s must be a finite number", name, l)
-			continue
 		case v < 0:
 			c.errorf(t.Value.Pos, "signal %s: thresholds.%s %s is negative; use direction: below for a lower limit", name, l, t.Value.Raw)
 			continue
