@@ -88,7 +88,7 @@ func results(ds []Decision) string {
 
 func TestShedReachesAdmissionCappedAndOnce(t *testing.T) {
 	ctl, url := startAdmission(t)
-	e, _, clk := engine(t, "defaults: {max_shed_fraction: 0.6, cooldown: 1m}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: "+url+"}]\n")
+	e, _, clk := engine(t, "defaults: {max_shed_fraction: 0.6, cooldown: 1m}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '"+url+"'}]\n")
 	ds := e.Handle(context.Background(), []Alert{alert("firing", "page,shed,andon", nil, clk.now())})
 	if got := results(ds); got != "shed:applied" {
 		t.Fatalf("decisions %s: %+v", got, ds)
@@ -116,7 +116,7 @@ func TestSafetyDecisions(t *testing.T) {
 	_, url := startAdmission(t)
 	_, url2 := startAdmission(t)
 	kill := filepath.Join(t.TempDir(), "STOP")
-	services := "services:\n  svc:\n    token: tok\n    instances: [{name: a, url: " + url + "}, {name: b, url: " + url2 + "}]\n"
+	services := "services:\n  svc:\n    token: tok\n    instances: [{name: a, url: '" + url + "'}, {name: b, url: '" + url2 + "'}]\n"
 	cases := []struct {
 		name   string
 		policy string
@@ -171,7 +171,7 @@ func TestUnreachableTargetRetriesThenFails(t *testing.T) {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	e, _, clk := engine(t, "retry: {attempts: 3, initial_backoff: 1ms}\nservices:\n  svc:\n    instances: [{name: a, url: "+srv.URL+"}]\n")
+	e, _, clk := engine(t, "retry: {attempts: 3, initial_backoff: 1ms}\nservices:\n  svc:\n    instances: [{name: a, url: '"+srv.URL+"'}]\n")
 	ds := e.Handle(context.Background(), []Alert{alert("firing", "shed", nil, clk.now())})
 	if results(ds) != "shed:failed" || calls != 3 || !strings.Contains(ds[0].Detail, "3 attempt") {
 		t.Fatalf("calls %d, decisions %+v", calls, ds)
@@ -183,7 +183,7 @@ func TestUnreachableTargetRetriesThenFails(t *testing.T) {
 
 func TestResolvedRevertsAfterHoldDown(t *testing.T) {
 	ctl, url := startAdmission(t)
-	e, rec, clk := engine(t, "defaults: {hold_down: 20ms, cooldown: 1ms}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: "+url+"}]\n")
+	e, rec, clk := engine(t, "defaults: {hold_down: 20ms, cooldown: 1ms}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '"+url+"'}]\n")
 	e.Handle(context.Background(), []Alert{alert("firing", "reject_new", nil, clk.now())})
 	if ctl.State().RejectNew == nil {
 		t.Fatal("reject_new not applied")

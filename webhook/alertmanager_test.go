@@ -70,7 +70,7 @@ actuator:
   services:
     svc:
       token: svc-token
-      instances: [{name: i0, url: %s/admin/admission}]
+      instances: [{name: i0, url: '%s/admin/admission'}]
 `, svc.URL))
 
 	dir := t.TempDir()

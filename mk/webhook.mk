@@ -1,0 +1,17 @@
+# webhook, actuator and andon ledger: race detector over the concurrent paths
+# (group commit, racing resolvers, duplicate notifications, kill -9), and
+# the ingest / gate / trigger benchmarks with fixed iteration counts.
+WEBHOOK_PKGS := ./andon/... ./actuator ./webhook/...
+
+.PHONY: test-webhook-race bench-webhook
+TEST_TARGETS  += test-webhook-race
+
+## test-webhook-race: the concurrent paths of andon/actuator/webhook under the race detector.
+test-webhook-race: tools
+	$(GO) test -race -count=1 $(WEBHOOK_PKGS)
+
+## bench-webhook (not in BENCH_TARGETS: `make bench` already runs these): fixed iteration counts for comparable figures.
+bench-webhook:
+	$(GO) test -run '^$$' -bench 'Ingest' -benchtime 4000x ./webhook
+	$(GO) test -run '^$$' -bench 'Gate|ConcurrentTriggers' -benchtime 20x ./andon
+	$(GO) test -run '^$$' -bench 'Gate' -benchtime 20000x ./andon
