@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/andon-sre/andon/dashboards"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/promtest"
 	"github.com/andon-sre/andon/rulegen"
@@ -83,6 +84,12 @@ func Build(spec *limits.Spec, o Options) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{filepath.Join("alertmanager", spec.Service+".yaml"), am})
+	dash, err := dashboards.Generate(res)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{filepath.Join("dashboards", spec.Service+".json"), dash},
+		File{filepath.Join("dashboards", "provider.yaml"), dashboards.ProviderYAML()})
 	return files, nil
 }
 
