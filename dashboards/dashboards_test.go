@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -375,66 +374,61 @@ func TestProviderYAML(t *testing.T) {
 	}
 }
 
+// shapePanel is the part of a panel TestDashboardShape looks at.
+type shapePanel struct {
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+}
+
 // TestDashboardShape checks what the issue asks of the layout, on the mcpserver example.
 func TestDashboardShape(t *testing.T) {
-	spec := loadExample(t, "mcpserver")
-	_, out := generate(t, spec)
+	_, out := generate(t, loadExample(t, "mcpserver"))
 	var d struct {
-		Panels []struct {
-			Type        string `json:"type"`
-			Title       string `json:"title"`
-			Description string `json:"description"`
-			FieldConfig struct {
-				Defaults struct {
-					Unit string `json:"unit"`
-				} `json:"defaults"`
-			} `json:"fieldConfig"`
-		} `json:"panels"`
+		Panels []shapePanel `json:"panels"`
 	}
 	if err := json.Unmarshal(out, &d); err != nil {
 		t.Fatal(err)
 	}
 	var rows []string
-	byTitle := map[string]int{}
-	for i, p := range d.Panels {
+	byKey := map[string]shapePanel{} // type/title
+	for _, p := range d.Panels {
 		if p.Type == "row" {
 			rows = append(rows, p.Title)
 		}
-		byTitle[p.Title] = i
+		byKey[p.Type+"/"+p.Title] = p
 	}
 	if len(rows) != 5 {
 		t.Errorf("rows = %q, want andon, signals, SLO, traffic, ledger", rows)
 	}
-	units := map[string]string{"error ratio": "percentunit", "latency p95": "s", "cpu": "percent", "memory": "decbytes", "memory growth": "Bps", "sessions": "short"}
+	units := map[string]string{"error ratio": "percentunit", "latency p95": "s", "cpu": "percent", "memory": "decbytes",
+		"memory growth": "Bps", "sessions": "short", "connection failures": "percentunit", "queue depth": "short"}
 	for title, unit := range units {
-		i, ok := byTitle[title]
-		for ok && d.Panels[i].Type != "timeseries" {
-			ok = false
-		}
+		p, ok := byKey["timeseries/"+title]
 		if !ok {
 			t.Errorf("no time series panel %q", title)
 			continue
 		}
-		if got := d.Panels[i].FieldConfig.Defaults.Unit; got != unit {
+		if got := p.FieldConfig.Defaults.Unit; got != unit {
 			t.Errorf("panel %q unit = %q, want %q", title, got, unit)
 		}
-		if desc := d.Panels[i].Description; !strings.Contains(desc, "→") {
-			t.Errorf("panel %q description does not say what each level does: %q", title, desc)
+		if !strings.Contains(p.Description, "→") {
+			t.Errorf("panel %q description does not say what each level does: %q", title, p.Description)
+		}
+		if _, ok := byKey["stat/"+title]; !ok {
+			t.Errorf("no andon level stat for signal %q", title)
 		}
 	}
-	if !slices.ContainsFunc(d.Panels, func(p struct {
-		Type        string `json:"type"`
-		Title       string `json:"title"`
-		Description string `json:"description"`
-		FieldConfig struct {
-			Defaults struct {
-				Unit string `json:"unit"`
-			} `json:"defaults"`
-		} `json:"fieldConfig"`
-	}) bool {
-		return strings.HasPrefix(p.Title, "Burn rate 1h / 5m")
-	}) {
-		t.Errorf("no burn-rate panel for the 1h/5m window pair")
+	for _, title := range []string{"timeseries/Burn rate 1h / 5m (limit 14.4×)", "stat/Defects per million (30d)", "stat/Yield (30d)",
+		"stat/Error budget left (30d)", "table/Alerts of mcpserver", "stat/Open andons", "timeseries/Load against limits"} {
+		if _, ok := byKey[title]; !ok {
+			t.Errorf("no panel %s", title)
+		}
 	}
 }
 
@@ -464,4 +458,26 @@ func FuzzGenerate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkGenerate: building and encoding one dashboard (rules compiled beforehand).
+func BenchmarkGenerate(b *testing.B) {
+	for _, name := range examples {
+		b.Run(name, func(b *testing.B) {
+			res, err := rulegen.Generate(loadExample(b, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				out, err := Generate(res)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(out)
+			}
+			b.ReportMetric(float64(size), "bytes/dashboard")
+		})
+	}
 }

@@ -45,24 +45,27 @@ type alertSignal struct {
 
 // alertSignals groups the generated alerts by their signal label, in the order rulegen made them.
 func (g *gen) alertSignals() []alertSignal {
-	var out []alertSignal
-	index := map[string]int{}
+	var names []string
+	seen := map[string]map[limits.Level]bool{}
 	for _, a := range g.res.Alerts {
-		name, l := a.Rule.Labels[limits.LabelSignal], limits.Level(a.Rule.Labels[limits.LabelLevel])
-		i, ok := index[name]
-		if !ok {
-			i = len(out)
-			index[name] = i
-			out = append(out, alertSignal{signal: name, title: g.alertSignalTitle(name)})
+		name := a.Rule.Labels[limits.LabelSignal]
+		if seen[name] == nil {
+			seen[name] = map[limits.Level]bool{}
+			names = append(names, name)
 		}
-		if !containsLevel(out[i].levels, l) {
-			out[i].levels = append(out[i].levels, l)
-		}
+		seen[name][limits.Level(a.Rule.Labels[limits.LabelLevel])] = true
 	}
-	for i := range out {
-		sortLevels(out[i].levels)
-		out[i].description = fmt.Sprintf("Worst level of the firing alerts with signal=%q over all of %s (alerts at %s). Green: none fires.",
-			out[i].signal, g.spec.Service, joinLevels(out[i].levels))
+	out := make([]alertSignal, len(names))
+	for i, name := range names {
+		s := alertSignal{signal: name, title: g.alertSignalTitle(name)}
+		for _, l := range limits.Levels {
+			if seen[name][l] {
+				s.levels = append(s.levels, l)
+			}
+		}
+		s.description = fmt.Sprintf("Worst level of the firing alerts with signal=%q over all of %s (alerts at %s). Green: none fires.",
+			name, g.spec.Service, joinLevels(s.levels))
+		out[i] = s
 	}
 	return out
 }
@@ -369,24 +372,18 @@ func (g *gen) ledgerRow() {
 		6, 7, query{expr: "sum by (status) (rate(" + metricWebhookNotified + "[$__rate_interval]))", legend: "{{status}}"})
 }
 
-// unitOf maps a signal's unit to Grafana's (SI bytes: the spec's MB are 10^6).
-func unitOf(u limits.Unit) string {
-	switch u {
-	case limits.UnitRatio:
-		return units.PercentUnit
-	case limits.UnitPercent:
-		return units.Percent
-	case limits.UnitSeconds:
-		return units.Seconds
-	case limits.UnitBytes:
-		return units.BytesSI
-	case limits.UnitBytesPerSec:
-		return units.BytesPerSecondSI
-	case limits.UnitPerSecond:
-		return units.OpsPerSecond
-	}
-	return units.Short
+// grafanaUnits maps a signal's unit to Grafana's (SI bytes: the spec's MB are 10^6).
+var grafanaUnits = map[limits.Unit]string{
+	limits.UnitRatio:       units.PercentUnit,
+	limits.UnitPercent:     units.Percent,
+	limits.UnitSeconds:     units.Seconds,
+	limits.UnitBytes:       units.BytesSI,
+	limits.UnitBytesPerSec: units.BytesPerSecondSI,
+	limits.UnitPerSecond:   units.OpsPerSecond,
+	limits.UnitCount:       units.Short,
 }
+
+func unitOf(u limits.Unit) string { return firstNonEmpty(grafanaUnits[u], units.Short) }
 
 func hasThresholds(sig *limits.Signal) bool {
 	_, t := firstThreshold(sig)
@@ -438,26 +435,6 @@ func levelsOf(sig *limits.Signal) []limits.Level {
 		}
 	}
 	return out
-}
-
-func containsLevel(ls []limits.Level, l limits.Level) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
-		}
-	}
-	return false
-}
-
-// sortLevels puts levels in escalating order.
-func sortLevels(ls []limits.Level) {
-	var sorted []limits.Level
-	for _, l := range limits.Levels {
-		if containsLevel(ls, l) {
-			sorted = append(sorted, l)
-		}
-	}
-	copy(ls, sorted)
 }
 
 func joinLevels(ls []limits.Level) string {
