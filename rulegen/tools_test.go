@@ -1,0 +1,214 @@
+package rulegen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// tool finds a pinned binary: $ANDON_TOOLS_BIN/<name>, else <repo>/.cache/bin/<name>.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	var tried []string
+	for _, dir := range []string{os.Getenv("ANDON_TOOLS_BIN"), filepath.Join("..", ".cache", "bin")} {
+		if dir == "" {
+			continue
+		}
+		p, _ := filepath.Abs(filepath.Join(dir, name))
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+		tried = append(tried, p)
+	}
+	t.Skipf("%s not found (tried %v): run `make tools` to build the pinned binaries", name, tried)
+	return ""
+}
+
+func run(t *testing.T, ctx context.Context, bin string, args ...string) {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	promtool := tool(t, "promtool")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, ex := range examples {
+		t.Run(ex, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), ex+".rules.yaml")
+			if err := os.WriteFile(path, outputs(t, loadExample(t, ex))["rules.yaml"], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, ctx, promtool, "check", "rules", path)
+		})
+	}
+}
+
+// mergedConfig is a minimal Alertmanager config with the snippet of ex merged in the way the
+// snippet's header tells operators to: a root route with a default receiver, the snippet's
+// routes, receivers and inhibit_rules appended. The token file exists.
+func mergedConfig(t *testing.T, ex string) string {
+	t.Helper()
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultAlertmanagerOptions()
+	o.CredentialsFile = token
+	o.WebhookURL = "http://127.0.0.1:9/webhook" // discard port: notifications are not the point here
+	snip := Alertmanager(loadExample(t, ex), o)
+	cfg := map[string]any{
+		"route":         map[string]any{"receiver": "default", "group_by": []string{"alertname"}, "routes": snip.Route.Routes},
+		"receivers":     append([]any{map[string]string{"name": "default"}}, anySlice(snip.Receivers)...),
+		"inhibit_rules": snip.InhibitRules,
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func TestAmtoolCheckConfig(t *testing.T) {
+	amtool := tool(t, "amtool")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, ex := range examples {
+		t.Run(ex, func(t *testing.T) { run(t, ctx, amtool, "check-config", mergedConfig(t, ex)) })
+	}
+}
+
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	StartsAt    time.Time         `json:"startsAt,omitzero"`
+	EndsAt      time.Time         `json:"endsAt,omitzero"`
+	Status      *struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status,omitempty"`
+}
+
+// TestAlertmanagerInhibitions loads the merged config into a real Alertmanager and checks the
+// generated inhibit_rules: emergency silences red, red silences yellow, for the same service,
+// signal and instance only.
+func TestAlertmanagerInhibitions(t *testing.T) {
+	am := tool(t, "alertmanager")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, am, "--config.file="+mergedConfig(t, "erlmcp"), "--storage.path="+t.TempDir(),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	base := "http://" + addr
+	waitReady(t, ctx, base+"/-/ready", &logs)
+
+	alert := func(name, signal, level, instance string) amAlert {
+		return amAlert{Labels: map[string]string{"alertname": name, "service": "erlmcp", "signal": signal,
+			"level": level, "instance": instance, "severity": "critical"}, StartsAt: time.Now().Add(-time.Minute)}
+	}
+	post := []amAlert{
+		alert("ErlmcpErrorRatioYellow", "error_ratio", "yellow", "a:9000"),
+		alert("ErlmcpErrorRatioRed", "error_ratio", "red", "a:9000"),
+		alert("ErlmcpErrorRatioEmergency", "error_ratio", "emergency", "a:9000"),
+		alert("ErlmcpErrorRatioYellow", "error_ratio", "yellow", "b:9000"), // other instance: not inhibited
+		alert("ErlmcpLatencyP95Yellow", "latency_p95", "yellow", "a:9000"), // other signal: not inhibited
+	}
+	body, _ := json.Marshal(post)
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+	}
+	want := map[string]bool{ // name@instance → inhibited
+		"ErlmcpErrorRatioYellow@a:9000": true, "ErlmcpErrorRatioRed@a:9000": true, "ErlmcpErrorRatioEmergency@a:9000": false,
+		"ErlmcpErrorRatioYellow@b:9000": false, "ErlmcpLatencyP95Yellow@a:9000": false,
+	}
+	// The inhibitor learns of source alerts asynchronously: poll until the picture is complete.
+	var got map[string]bool
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		got = inhibited(t, base)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("inhibited alerts: got %v, want %v\nalertmanager log:\n%s", got, want, logs.String())
+}
+
+func inhibited(t *testing.T, base string) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v2/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var as []amAlert
+	if err := json.NewDecoder(resp.Body).Decode(&as); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, a := range as {
+		out[a.Labels["alertname"]+"@"+a.Labels["instance"]] = a.Status != nil && len(a.Status.InhibitedBy) > 0
+	}
+	return out
+}
+
+func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer) {
+	t.Helper()
+	for ctx.Err() == nil {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("alertmanager did not become ready at %s:\n%s", url, logs.String())
+}
+
