@@ -211,4 +211,3 @@ func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer
 	}
 	t.Fatalf("alertmanager did not become ready at %s:\n%s", url, logs.String())
 }
-
