@@ -149,12 +149,21 @@ func LoadPolicy(path string) (*Policy, error) {
 	return p, nil
 }
 
+// DecodeStrict decodes one YAML document into v, refusing unknown keys; an
+// empty document leaves v as it is (all defaults). The webhook config uses it too.
+func DecodeStrict(b []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
 // ParsePolicy decodes a policy strictly and fills in defaults.
 func ParsePolicy(b []byte) (*Policy, error) {
 	p := &Policy{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil && !errors.Is(err, io.EOF) { // empty file: all defaults
+	if err := DecodeStrict(b, p); err != nil {
 		return nil, err
 	}
 	p.setDefaults()

@@ -175,6 +175,12 @@ type Client struct {
 var _ API = (*Client)(nil)
 
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	_, err := c.do(ctx, method, path, q, in, out)
+	return err
+}
+
+// do performs one request and returns the HTTP status code.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (int, error) {
 	u := strings.TrimRight(c.URL, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -183,13 +189,13 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return fmt.Errorf("ledger URL %q: %w", c.URL, err)
+		return 0, fmt.Errorf("ledger URL %q: %w", c.URL, err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -203,12 +209,12 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%w: reading %s: %w", ErrUnavailable, u, err)
+		return resp.StatusCode, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, u, err)
 	}
 	if resp.StatusCode >= 300 {
 		var e errorResponse
@@ -218,21 +224,22 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		}
 		for _, s := range statusOf {
 			if s.code == resp.StatusCode {
-				return fmt.Errorf("%w: %s", s.err, e.Error)
+				return resp.StatusCode, fmt.Errorf("%w: %s", s.err, e.Error)
 			}
 		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, u, resp.StatusCode, e.Error)
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, u, resp.StatusCode, e.Error)
 	}
-	return json.Unmarshal(b, out)
+	return resp.StatusCode, json.Unmarshal(b, out)
 }
 
 // Trigger implements API.
 func (c *Client) Trigger(ctx context.Context, t Trigger) (TriggerResult, error) {
 	var a Andon
-	if err := c.call(ctx, http.MethodPost, "/api/v1/andons", nil, t, &a); err != nil {
+	code, err := c.do(ctx, http.MethodPost, "/api/v1/andons", nil, t, &a)
+	if err != nil {
 		return TriggerResult{}, err
 	}
-	return TriggerResult{Andon: a, Created: true}, nil
+	return TriggerResult{Andon: a, Created: code == http.StatusCreated}, nil
 }
 
 // Resolve implements API.

@@ -1,10 +1,8 @@
 package webhook
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -51,9 +49,7 @@ func LoadConfig(path string) (*Config, error) {
 // ParseConfig decodes a config strictly (unknown keys fail).
 func ParseConfig(b []byte) (*Config, error) {
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if err := actuator.DecodeStrict(b, c); err != nil {
 		return nil, err
 	}
 	if c.DB == "" {
