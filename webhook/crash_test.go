@@ -161,4 +161,18 @@ func TestKill9KeepsEveryAcknowledgedNotification(t *testing.T) {
 		t.Fatalf("receipt chain after kill -9: %v %v", probs, err)
 	}
 	t.Logf("%d notifications acknowledged before kill -9, all present after restart; chain verifies", len(acked))
+
+	// SIGHUP reloads the config: a bearer token configured now is required at once.
+	if err := os.WriteFile(cfgPath, []byte("db: "+db+"\nreceipts_dir: "+dir+"\nbearer_token: reloaded\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	child.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "401 after SIGHUP", 10*time.Second, func() bool {
+		resp, err := client.Post("http://"+addr+"/webhook", "application/json", bytesReader(encode(payload("after-hup", 1, "firing"))))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
 }

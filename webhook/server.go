@@ -238,8 +238,11 @@ func alertAndon(a Alert, stage string) *andon.Trigger {
 		"alertname": name, "signal": signal, "level": a.Labels["level"], "severity": a.Labels["severity"],
 		"fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339), "summary": a.Annotations["summary"],
 	}}
-	if inst := a.Labels["instance"]; inst != "" {
-		t.Details["instance"] = inst
+	t.Details["instance"] = a.Labels["instance"]
+	for k, v := range t.Details {
+		if v == "" {
+			delete(t.Details, k)
+		}
 	}
 	if ft, err := andon.ParseFailureType(a.Annotations["andon_type"]); err == nil {
 		t.Type = ft
