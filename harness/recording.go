@@ -57,6 +57,9 @@ type Sample struct {
 // Duration is a time.Duration that reads and writes as "5s" in JSON.
 type Duration time.Duration
 
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(model.Duration(d).String())
 }
