@@ -148,7 +148,7 @@ func (g *gen) annotations() {
 		expr := selector(metricAlerts, eq("alertstate", "firing"), eq(limits.LabelService, g.spec.Service), eq(limits.LabelLevel, string(l)))
 		g.checkExpr(expr)
 		g.db.Annotation(dashboard.NewAnnotationQueryBuilder().
-			Name("andon "+string(l)).
+			Name("andon " + string(l)).
 			Datasource(g.datasource()).
 			Enable(true).
 			IconColor(levelColor[l]).

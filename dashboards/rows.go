@@ -327,26 +327,29 @@ func (g *gen) ledgerRow() {
 	g.row("Andon ledger and automatic response")
 	const noReceiver = "No data: no andon webhook receiver is scraped."
 	sku := eq("sku", g.spec.Service)
-	countStat := func(unit string, red float64) *stat.PanelBuilder {
+	redFrom := func(v float64) []dashboard.Threshold {
+		return []dashboard.Threshold{{Color: colorGreen}, {Value: ptr(v), Color: "red"}}
+	}
+	countStat := func(unit string, steps []dashboard.Threshold) *stat.PanelBuilder {
 		return stat.NewPanelBuilder().Unit(unit).NoValue(noReceiver).
-			Thresholds(thresholds([]dashboard.Threshold{{Color: colorGreen}, {Value: ptr(red), Color: "red"}})).
+			Thresholds(thresholds(steps)).
 			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 			ColorMode(common.BigValueColorModeValue).GraphMode(common.BigValueGraphModeNone).
 			Orientation(common.VizOrientationAuto).ReduceOptions(lastValue())
 	}
-	add(g, countStat(units.Short, 1), "Open andons",
+	add(g, countStat(units.Short, redFrom(1)), "Open andons",
 		"Andons open for "+g.spec.Service+" (sku). Each blocks the service's deploys until someone records root cause, fix and prevention.",
 		4, 4, query{expr: sumOf(selector(metricAndonOpen, sku)) + " or " + receiverPresent(), instant: true})
-	add(g, countStat(units.PercentUnit, 0.01), "Time blocked",
+	add(g, countStat(units.PercentUnit, redFrom(0.01)), "Time blocked",
 		"Share of time "+g.spec.Service+" is blocked by at least one open andon.",
 		4, 4, query{expr: "sum(rate(" + selector(metricAndonBlocked, sku) + "[$__rate_interval])) or " + receiverPresent(), instant: true})
-	add(g, countStat(units.Short, 1), "Andons opened",
+	add(g, countStat(units.Short, redFrom(1)), "Andons opened",
 		"Andons opened in the dashboard's time range, every sku and type (the counter has no sku label).",
 		4, 4, query{expr: "sum(increase(" + metricAndonTriggered + "[$__range]))", instant: true})
-	add(g, countStat(units.Short, 1e9), "Andons resolved",
+	add(g, countStat(units.Short, []dashboard.Threshold{{Color: "blue"}}), "Andons resolved",
 		"Andons resolved in the dashboard's time range, every sku and type.",
 		4, 4, query{expr: "sum(increase(" + metricAndonResolved + "[$__range]))", instant: true})
-	add(g, countStat(units.Seconds, 86400), "Time to resolve (p90)",
+	add(g, countStat(units.Seconds, redFrom(86400)), "Time to resolve (p90)",
 		"90th percentile of the time from opening an andon to its resolution, over the dashboard's time range. Red above a day.",
 		8, 4, query{expr: "histogram_quantile(0.9, sum by (le) (rate(" + metricAndonTimeToResolve + "_bucket[$__range])))", instant: true})
 
