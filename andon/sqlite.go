@@ -526,6 +526,7 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 	err := s.do(ctx, func(tx *wtx) error {
 		res = IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 		recv := n.ReceivedAt.UnixMilli()
+		origins := map[string]string{}
 		for i, al := range n.Alerts {
 			var andonID string
 			err := tx.QueryRow(qAlertSeen, al.Key, al.Status).Scan(&andonID)
@@ -537,17 +538,22 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 				return err
 			}
 			if al.Andon != nil && al.Status == "firing" {
-				if err := al.Andon.Validate(); err != nil {
-					return err
-				}
-				tr, err := triggerTx(tx, *al.Andon, n.ReceivedAt)
-				if err != nil {
-					return err
-				}
-				andonID = tr.Andon.ID
-				if tr.Created {
-					res.Opened = append(res.Opened, tr.Andon)
-					res.Receipts = append(res.Receipts, *tr.Receipt)
+				if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
+					andonID = id // alerts of one group usually share their origin
+				} else {
+					if err := al.Andon.Validate(); err != nil {
+						return err
+					}
+					tr, err := triggerTx(tx, *al.Andon, n.ReceivedAt)
+					if err != nil {
+						return err
+					}
+					andonID = tr.Andon.ID
+					origins[al.Andon.Origin] = andonID
+					if tr.Created {
+						res.Opened = append(res.Opened, tr.Andon)
+						res.Receipts = append(res.Receipts, *tr.Receipt)
+					}
 				}
 			}
 			res.AndonIDs[i] = andonID

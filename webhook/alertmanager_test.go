@@ -111,7 +111,7 @@ receivers:
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		drain(resp)
 		return resp.StatusCode == 200
 	})
 
@@ -126,7 +126,7 @@ receivers:
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		drain(resp)
 		if resp.StatusCode != 200 {
 			t.Fatalf("POST /api/v2/alerts: %d", resp.StatusCode)
 		}

@@ -49,7 +49,7 @@ func benchIngest(b *testing.B, senders int) {
 					b.Error(err)
 					return
 				}
-				resp.Body.Close()
+				drain(resp)
 				d := time.Since(t0)
 				if resp.StatusCode != 200 {
 					b.Errorf("status %d", resp.StatusCode)

@@ -58,7 +58,7 @@ func startChild(t *testing.T, config, addr string) *exec.Cmd {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil {
-			resp.Body.Close()
+			drain(resp)
 			if resp.StatusCode == 200 {
 				return cmd
 			}
@@ -106,7 +106,7 @@ func TestKill9KeepsEveryAcknowledgedNotification(t *testing.T) {
 				if err != nil {
 					continue // the receiver is gone: not acknowledged
 				}
-				resp.Body.Close()
+				drain(resp)
 				if resp.StatusCode == 200 {
 					mu.Lock()
 					acked = append(acked, m)
@@ -172,7 +172,7 @@ func TestKill9KeepsEveryAcknowledgedNotification(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		drain(resp)
 		return resp.StatusCode == http.StatusUnauthorized
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,7 +68,7 @@ func post(t testing.TB, url, token string, body []byte, contentType string) (int
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	var a ack
 	_ = json.NewDecoder(resp.Body).Decode(&a)
 	return resp.StatusCode, a
@@ -179,7 +180,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		}
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
-		resp.Body.Close()
+		drain(resp)
 		if resp.StatusCode != 200 || !strings.Contains(b.String(), want) {
 			t.Fatalf("%s: %d %q, want %q", path, resp.StatusCode, b.String(), want)
 		}
@@ -201,7 +202,7 @@ func metricsText(t testing.TB, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return b.String()
@@ -246,6 +247,13 @@ func TestMain(m *testing.M) {
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
+// drain reads the body to its end before closing it, so the connection is
+// reused instead of piling up sockets in TIME_WAIT.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
 // The web config file (exporter-toolkit: TLS, mTLS, basic auth) wraps every endpoint.
 func TestWebConfigBasicAuth(t *testing.T) {
 	dir := t.TempDir()
@@ -284,7 +292,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		drain(resp)
 		if resp.StatusCode != c.want {
 			t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
 		}
