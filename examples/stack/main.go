@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/andon-sre/andon/harness"
+)
+
+func main() {
+	repo := flag.String("repo", ".", "Repository root (the demo builds ./examples/mcpserver and reads examples/stack/limits.yaml).")
+	dir := flag.String("dir", ".cache/stack-demo", "Work directory: configs, TSDB, ledger, logs, report.html (emptied first).")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := demo(ctx, *repo, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "stack:", err)
+		os.Exit(1)
+	}
+}
+
+// demo runs the loop once and prints its timeline. Every process is stopped on return,
+// including on Ctrl-C (ctx) and on failure.
+func demo(ctx context.Context, repo, dir string) error {
+	repo, _ = filepath.Abs(repo)
+	dir, _ = filepath.Abs(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	cfg := DefaultConfig(repo, dir)
+	fmt.Printf(">> starting the stack in %s (MCP server at %g msg/s, queue %d)\n", dir, cfg.Capacity, cfg.QueueCap)
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Printf("   mcpserver %s  prometheus %s  alertmanager %s  webhook %s  harness metrics http://%s\n",
+		s.Server, s.Prom, s.AM, s.Webhook, s.Harness)
+	sc := DefaultScenario
+	fmt.Printf(">> load: %s at %g msg/s, %s at %g msg/s, %s at %g msg/s (20%% tier 1, 40%% tier 2, 40%% tier 3)\n",
+		sc.Baseline, sc.BaselineRPS, sc.Overload, sc.OverloadRPS, sc.Recovery, sc.BaselineRPS)
+	start := time.Now()
+	w := NewWatcher(s, os.Stdout, start)
+	wctx, wcancel := context.WithCancel(ctx)
+	go w.Run(wctx, 250*time.Millisecond)
+	res, err := s.RunLoad(ctx, sc, w, Hooks{})
+	wcancel()
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted; every process was stopped")
+	}
+	fmt.Println()
+	if err := harness.WriteSummary(os.Stdout, res); err != nil {
+		return err
+	}
+	last := s.Snapshot(ctx)
+	fmt.Printf("\nshed by tier over the run: %s\n", tiers(last.ShedByTier))
+	if g, err := s.Ledger().Gate(ctx, s.Spec.Service, "deploy"); err == nil {
+		fmt.Printf("gate %s → deploy: proceed=%v (%d blocking andon(s)); resolve with root cause, fix and prevention to clear it\n",
+			g.SKU, g.Proceed, len(g.Blocking))
+	}
+	report := filepath.Join(dir, "report.html")
+	f, err := os.Create(report)
+	if err != nil {
+		return err
+	}
+	if err := WriteReport(f, res, w.Events()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("report: %s\n", report)
+	for _, need := range []string{EvFiring, EvApplied, EvRecovered, EvAndon} {
+		if _, ok := w.First(need); !ok {
+			return fmt.Errorf("the loop did not reach %q; logs are in %s", need, dir)
+		}
+	}
+	return nil
+}
