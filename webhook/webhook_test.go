@@ -125,6 +125,25 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	}
 }
 
+func TestChunkedBodyOverLimitIs413(t *testing.T) {
+	s, url := testServer(t, "max_body_bytes: 2048\n")
+	big := payload("g", 20, "firing")
+	// An io.Reader of unknown length is sent chunked, without Content-Length.
+	req, _ := http.NewRequest(http.MethodPost, url+"/webhook", io.MultiReader(bytes.NewReader(encode(big))))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != 0 {
+		t.Fatalf("status %d (content length %d), want 413", resp.StatusCode, req.ContentLength)
+	}
+	if alerts, _ := countAlerts(t, s); alerts != 0 {
+		t.Fatalf("stored %d alerts", alerts)
+	}
+}
+
 func TestDuplicatesOpenOneAndon(t *testing.T) {
 	for _, concurrent := range []bool{false, true} {
 		t.Run(fmt.Sprint("concurrent=", concurrent), func(t *testing.T) {
