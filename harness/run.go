@@ -328,6 +328,9 @@ func (r *runner) call(ctx context.Context, c *Conn, e *mixEntry, intended, sent 
 	err := c.Call(cctx, e.prepared)
 	cancel()
 	r.st.inFlight.Add(-1)
+	if err != nil && ctx.Err() != nil {
+		return err // the run was interrupted (Ctrl-C): not the server's failure
+	}
 	r.finish(e.key, intended, sent, err, false)
 	return err
 }

@@ -169,3 +169,23 @@ mix: [{weight: 1, method: ping}]
 		t.Errorf("late %d, want the ~200 requests scheduled during the stall counted late", res.Late)
 	}
 }
+
+// Interrupting a run (Ctrl-C) stops it at once, keeps what was measured
+// and does not blame the server for the calls it cut short.
+func TestInterruptedRunStopsPromptly(t *testing.T) {
+	srv := startServer(t, stateless2026, nil)
+	p := mustProfile(t, `{name: long, duration: 1m, rate: {rps: 50}, mix: [{weight: 1, method: tools/call, tool: sleep, arguments: {ms: 300}}]}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, Options{Target: Target{URL: srv.URL}, Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("an interrupted 1-minute run took %s to return", d)
+	}
+	if res.Errors != 0 || res.Completed == 0 {
+		t.Errorf("completed %d, errors %d (%v); want the finished calls and no errors", res.Completed, res.Errors, res.ErrorSamples)
+	}
+}
