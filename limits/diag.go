@@ -71,6 +71,9 @@ type collector struct {
 }
 
 func (c *collector) errorf(p Pos, format string, args ...any) {
+	if p.Line == 0 {
+		p = Pos{1, 1} // a default value has no place of its own; every error gets one
+	}
 	c.ds = append(c.ds, Diagnostic{File: c.file, Pos: p, Severity: SevError, Msg: fmt.Sprintf(format, args...)})
 }
 

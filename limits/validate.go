@@ -292,6 +292,9 @@ func validateSLO(c *collector, s *Spec) {
 	seen := map[string]bool{}
 	for i := range slo.Windows {
 		w := &slo.Windows[i]
+		if w.Pos.Line == 0 {
+			w.Pos = slo.Pos // a default window: its errors point at the slo that asked for it
+		}
 		if w.Long.D() <= 0 {
 			c.errorf(w.Pos, "slo.windows[%d].long is required, e.g. 1h", i)
 			continue

@@ -137,6 +137,7 @@ func TestErrors(t *testing.T) {
 		{"budget_consumed must be a ratio", base + "slo:\n  objective: 99.9%\n  signal: errs\n  windows: [{long: 1h, budget_consumed: 2MB}]\n", "13:41", `slo.windows[0].budget_consumed: "2MB" does not fit unit ratio`},
 		{"budget_consumed is at most 100%", base + "slo:\n  objective: 99.9%\n  signal: errs\n  windows: [{long: 1h, budget_consumed: 120%}]\n", "13:41", "slo.windows[0].budget_consumed must be in (0%, 100%]"},
 		{"a burn window is no longer than the period", base + "slo:\n  objective: 99.9%\n  signal: errs\n  period: 7d\n  windows: [{long: 8d, budget_consumed: 100%}]\n", "14:20", "slo.windows[0].long (8d) is longer than the period (1w)"},
+		{"an unreachable default burn window points at the slo", base + "slo:\n  objective: 10%\n  signal: errs\n", "11:3", "slo.windows[0] (1h_5m) can never fire: burn factor 14.4 × budget 0.9"},
 		{"an unreachable burn-rate alert is an error", base + "slo:\n  objective: 90%\n  signal: errs\n  windows: [{long: 1h, budget_consumed: 2%}]\n", "13:13", "slo.windows[0] (1h_5m) can never fire: burn factor 14.4 × budget 0.1 = 1.44 needs an error ratio above 100%"},
 	}
 	for _, tc := range cases {
