@@ -60,7 +60,7 @@ func applyDefaults(s *Spec) {
 	}
 	scrape := s.ScrapeInterval.D()
 	for _, l := range Levels {
-		p := levelPtr(&s.Levels, l)
+		p := s.Levels.ptr(l)
 		if *p == nil {
 			*p = &LevelSpec{}
 		}
@@ -152,14 +152,4 @@ func setDur(d *Duration, def Duration) {
 	if d.IsZero() && d.Pos.Line == 0 {
 		*d = def
 	}
-}
-
-func levelPtr(s *LevelSet, l Level) **LevelSpec {
-	switch l {
-	case Yellow:
-		return &s.Yellow
-	case Red:
-		return &s.Red
-	}
-	return &s.Emergency
 }

@@ -96,25 +96,28 @@ type Spec struct {
 	Pos Pos `yaml:"-"`
 }
 
-// LevelSet holds the three levels' behaviour.
-type LevelSet struct {
-	Yellow    *LevelSpec `yaml:"yellow"`
-	Red       *LevelSpec `yaml:"red"`
-	Emergency *LevelSpec `yaml:"emergency"`
+// ByLevel holds one value per andon level; a level may be absent (nil).
+type ByLevel[T any] struct {
+	Yellow    *T `yaml:"yellow"`
+	Red       *T `yaml:"red"`
+	Emergency *T `yaml:"emergency"`
 }
 
-// Get returns the spec of level l.
-func (s *LevelSet) Get(l Level) *LevelSpec {
+// Get returns the value at level l, or nil.
+func (b *ByLevel[T]) Get(l Level) *T { return *b.ptr(l) }
+
+func (b *ByLevel[T]) ptr(l Level) **T {
 	switch l {
 	case Yellow:
-		return s.Yellow
+		return &b.Yellow
 	case Red:
-		return s.Red
-	case Emergency:
-		return s.Emergency
+		return &b.Red
 	}
-	return nil
+	return &b.Emergency
 }
+
+// LevelSet holds the three levels' behaviour.
+type LevelSet = ByLevel[LevelSpec]
 
 // LevelSpec is what a level means: how long it must hold, how long it keeps firing, who is told
 // and what the receiver does.
@@ -172,24 +175,7 @@ type Signal struct {
 }
 
 // Thresholds of a signal by level; a level that is absent does not alert for this signal.
-type Thresholds struct {
-	Yellow    *Threshold `yaml:"yellow"`
-	Red       *Threshold `yaml:"red"`
-	Emergency *Threshold `yaml:"emergency"`
-}
-
-// Get returns the threshold at level l, or nil.
-func (t *Thresholds) Get(l Level) *Threshold {
-	switch l {
-	case Yellow:
-		return t.Yellow
-	case Red:
-		return t.Red
-	case Emergency:
-		return t.Emergency
-	}
-	return nil
-}
+type Thresholds = ByLevel[Threshold]
 
 // Threshold is a limit in human units, with optional per-signal overrides of the level's timing.
 type Threshold struct {
