@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-
 )
 
 // phase is what the signal does during one sample interval of a synthetic input.
@@ -92,7 +91,6 @@ func (in inputSeries) values() string {
 
 // exact prints v so that it parses back to the same float.
 func exact(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
 
 // seriesLabels returns labels that satisfy every matcher of vs (but the metric name), plus the
 // group labels every test series carries.

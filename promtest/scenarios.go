@@ -118,7 +118,7 @@ func (g *generator) signalTests(a *rulegen.Alert) ([]Group, error) {
 		return nil, fmt.Errorf("internal error: %s never clears in simulation", a.Name)
 	}
 	clears := Group{
-		Name: fmt.Sprintf("%s keeps firing for keep_firing_for (%s) once back under its threshold, then clears", a.Name, dur(a.KeepFiringFor)),
+		Name:        fmt.Sprintf("%s keeps firing for keep_firing_for (%s) once back under its threshold, then clears", a.Name, dur(a.KeepFiringFor)),
 		Interval:    dur(g.tl.interval),
 		InputSeries: toSeries(trim(d.series, g.sampleAt(resolve))),
 	}

@@ -1,0 +1,163 @@
+package promtest_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/andon-sre/andon/bundle"
+	"github.com/andon-sre/andon/limits"
+	"github.com/andon-sre/andon/promtest"
+)
+
+// promtool finds the pinned promtool: $ANDON_TOOLS_BIN, else <repo>/.cache/bin.
+func promtool(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{os.Getenv("ANDON_TOOLS_BIN"), filepath.Join("..", ".cache", "bin")} {
+		if p, _ := filepath.Abs(filepath.Join(dir, "promtool")); dir != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	t.Skip("promtool not found in $ANDON_TOOLS_BIN or .cache/bin: run `make tools` to build the pinned promtool")
+	return ""
+}
+
+// writeBundle generates the example's bundle into a temp dir and returns the rules and tests paths.
+func writeBundle(t *testing.T, ex string) (rules, tests string) {
+	t.Helper()
+	spec, _, err := limits.Load(filepath.Join("..", "examples", ex, "limits.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := bundle.Write(spec, dir, bundle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, bundle.RulesPath(spec)), filepath.Join(dir, bundle.TestsPath(spec))
+}
+
+// TestGeneratedTestsPassOnPromtool is the real promtool test of make test: every generated test
+// of both examples passes on the engine Prometheus itself runs.
+func TestGeneratedTestsPassOnPromtool(t *testing.T) {
+	bin := promtool(t)
+	for _, ex := range []string{"erlmcp", "mcpserver"} {
+		t.Run(ex, func(t *testing.T) {
+			rules, tests := writeBundle(t, ex)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			res, err := promtest.Run(ctx, bin, []string{tests}, filepath.Join(t.TempDir(), "junit.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if alerts := promtest.CountAlerts([]string{rules}); res.Tests < alerts {
+				t.Errorf("%d test groups for %d alerts: some alert is untested", res.Tests, alerts)
+			}
+			t.Logf("%s: %d alerts, %d promtool test groups passed", ex, promtest.CountAlerts([]string{rules}), res.Tests)
+		})
+	}
+}
+
+// TestGeneratedTestsCatchABrokenRule: mutate the generated rules the way a hand edit would and
+// the generated tests must fail on promtool.
+func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
+	bin := promtool(t)
+	cases := []struct {
+		name     string
+		tests    string // only the test groups of alerts with this prefix run, to keep it quick
+		after    string // the edit applies to the first old after this (the rule's name)
+		old, new string
+	}{
+		{"a red error-ratio threshold raised from 0.5% to 0.6%", "ErlmcpErrorRatio", "", "ratio_rate30s > 0.005 and", "ratio_rate30s > 0.006 and"},
+		{"a red error-ratio threshold lowered from 0.5% to 0.4% on both windows", "ErlmcpErrorRatio", "", "ratio_rate30s > 0.005 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.005", "ratio_rate30s > 0.004 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.004"},
+		{"the red error-ratio for lengthened from 30s to 1m", "ErlmcpErrorRatio", "alert: ErlmcpErrorRatioRed\n", "for: 30s\n", "for: 1m\n"},
+		{"keep_firing_for dropped from the CPU emergency alert", "ErlmcpCpu", "alert: ErlmcpCpuEmergency\n", "keep_firing_for: 10m\n", "keep_firing_for: 0s\n"},
+		{"the traffic guard removed", "ErlmcpErrorRatio", "", " >= 1\n", " >= 0\n"},
+		{"the comparison flipped on memory", "ErlmcpMemory", "", "erlmcp_memory:max > 350000000", "erlmcp_memory:max < 350000000"},
+		{"a label changed", "ErlmcpErrorRatio", "", "action: page,shed,reject_new,andon", "action: page,shed,andon"},
+	}
+	t.Run("control: the filtered tests pass on the rules as generated", func(t *testing.T) {
+		t.Parallel()
+		_, tests := writeBundle(t, "erlmcp")
+		only(t, tests, "ErlmcpErrorRatio")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rules, tests := writeBundle(t, "erlmcp")
+			only(t, tests, tc.tests)
+			data, err := os.ReadFile(rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mutated := mutate(t, data, tc.after, tc.old, tc.new)
+			if err := os.WriteFile(rules, mutated, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err == nil {
+				t.Fatalf("promtool passed the tests on rules with %s", tc.name)
+			} else if !strings.Contains(err.Error(), "promtool test rules failed") {
+				t.Fatalf("promtool did not run: %v", err)
+			}
+		})
+	}
+}
+
+// mutate replaces the first old after the first after with new.
+func mutate(t *testing.T, data []byte, after, old, new string) []byte {
+	t.Helper()
+	i := bytes.Index(data, []byte(after))
+	j := -1
+	if i >= 0 {
+		j = bytes.Index(data[i:], []byte(old))
+	}
+	if j < 0 {
+		t.Fatalf("the rules hold no %q after %q: the mutation no longer applies", old, after)
+	}
+	at := i + j
+	return append(append(append([]byte{}, data[:at]...), new...), data[at+len(old):]...)
+}
+
+// only keeps the test groups of tests whose name starts with prefix.
+func only(t *testing.T, tests, prefix string) {
+	t.Helper()
+	data, err := os.ReadFile(tests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f promtest.File
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	groups := f.Tests[:0]
+	for _, g := range f.Tests {
+		if strings.HasPrefix(g.Name, prefix) {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		t.Fatalf("no test group starts with %q", prefix)
+	}
+	f.Tests = groups
+	out, err := f.YAML("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tests, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
