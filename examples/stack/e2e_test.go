@@ -31,7 +31,8 @@ func stackRepo(t testing.TB) string {
 	return r
 }
 
-func startStack(t testing.TB, ctx context.Context) *Stack {
+// stackConfig skips unless the stack is asked for and its binaries are built.
+func stackConfig(t testing.TB) Config {
 	if os.Getenv("ANDON_E2E") == "" {
 		t.Skip("the closed-loop stack runs with ANDON_E2E=1 (make e2e), so `go test ./...` does not run it twice")
 	}
@@ -41,7 +42,11 @@ func startStack(t testing.TB, ctx context.Context) *Stack {
 			t.Skipf("%s is not built in %s: run `make tools`", tool, cfg.ToolsBin)
 		}
 	}
-	s, err := Start(ctx, cfg)
+	return cfg
+}
+
+func startStack(t testing.TB, ctx context.Context) *Stack {
+	s, err := Start(ctx, stackConfig(t))
 	if err != nil {
 		t.Fatalf("starting the stack: %v", err)
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	ActionTTL time.Duration // admission TTL; renewed by Alertmanager re-sends every RepeatEvery
 	Repeat    time.Duration
 	Token     string
+	LoopOff   bool // kill switch on: alerts and andons as usual, no action reaches the service
 }
 
 // DefaultConfig is what the demo and the e2e test run.
@@ -205,13 +206,14 @@ func (s *Stack) webhookConfig() *webhook.Config {
 	pol := fmt.Sprintf(`db: %s
 bearer_token: %s
 actuator:
+  kill_switch: %t
   alertmanager_repeat_interval: %s
   defaults: {ttl: %s, cooldown: 1s, hold_down: 5s}
   services:
     %s:
       token: %s
       instances: [{name: %s, url: %s/admin/admission}]
-`, filepath.Join(s.cfg.Dir, "andon.db"), s.cfg.Token, s.cfg.Repeat, s.cfg.ActionTTL, s.Spec.Service, s.cfg.Token,
+`, filepath.Join(s.cfg.Dir, "andon.db"), s.cfg.Token, s.cfg.LoopOff, s.cfg.Repeat, s.cfg.ActionTTL, s.Spec.Service, s.cfg.Token,
 		strings.TrimPrefix(s.Server, "http://"), s.Server)
 	c, err := webhook.ParseConfig([]byte(pol))
 	if err != nil {
