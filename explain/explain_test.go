@@ -17,6 +17,11 @@ func explainExample(t *testing.T, ex string) (*limits.Spec, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return spec, explainSpec(t, spec)
+}
+
+func explainSpec(t *testing.T, spec *limits.Spec) string {
+	t.Helper()
 	res, err := rulegen.Generate(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +30,7 @@ func explainExample(t *testing.T, ex string) (*limits.Spec, string) {
 	if err := Write(&b, res); err != nil {
 		t.Fatal(err)
 	}
-	return spec, b.String()
+	return b.String()
 }
 
 // TestTableHoldsEverySignalAndLevel: one row per threshold the spec sets, with its level's
@@ -99,15 +104,7 @@ func TestNoSLONoSLOSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := rulegen.Generate(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := Write(&b, res); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(b.String(), "SLO on") || !strings.Contains(b.String(), "whole service") {
-		t.Errorf("unexpected explanation:\n%s", b.String())
+	if out := explainSpec(t, spec); strings.Contains(out, "SLO on") || !strings.Contains(out, "whole service") {
+		t.Errorf("unexpected explanation:\n%s", out)
 	}
 }
