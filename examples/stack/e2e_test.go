@@ -71,7 +71,11 @@ func TestE2E(t *testing.T) {
 		Baseline: func(ctx context.Context) {
 			firing, err := s.queryVector(ctx, `ALERTS{service="mcpserver",alertstate="firing"}`)
 			sn := s.Snapshot(ctx)
-			t.Logf("baseline: %d firing alerts, %.0f actions applied, %d open andons, shed %v, p95 %s", len(firing), sn.Applied, len(sn.Andons), sn.Admission.Shed != nil, ms(sn.P95))
+			var names []string
+			for _, a := range firing {
+				names = append(names, string(a.Metric["alertname"]))
+			}
+			t.Logf("baseline: %d firing alerts %v, %.0f actions applied, %d open andons, shed %v, p95 %s", len(firing), names, sn.Applied, len(sn.Andons), sn.Admission.Shed != nil, ms(sn.P95))
 			if err != nil || sn.Err != nil {
 				t.Errorf("baseline: reading the stack: %v %v", err, sn.Err)
 			}

@@ -71,10 +71,11 @@ type Watcher struct {
 	out       io.Writer
 	start     time.Time
 
-	mu     sync.Mutex
-	events []Event
-	seen   map[string]bool
-	last   Snapshot
+	mu           sync.Mutex
+	notifiedBase float64 // firing alerts the webhook had recorded when the red alert went pending
+	events       []Event
+	seen         map[string]bool
+	last         Snapshot
 }
 
 // NewWatcher watches the red latency alert of the demo spec; events are printed to out as they happen.
@@ -150,9 +151,12 @@ func (w *Watcher) observe(sn Snapshot) {
 		}
 	}
 	once(EvCrossed, sn.P95 > w.threshold, fmt.Sprintf("p95 %s > red %s (5s window)", ms(sn.P95), ms(w.threshold)))
-	once(EvPending, sn.AlertState == "pending" || sn.AlertState == "firing", w.alert)
+	if !w.seen[EvPending] && (sn.AlertState == "pending" || sn.AlertState == "firing") {
+		w.notifiedBase = sn.Notified // other alerts (e.g. yellow at start-up) may have been delivered before
+		w.add(sn.At, EvPending, w.alert)
+	}
 	once(EvFiring, sn.AlertState == "firing", w.alert)
-	once(EvNotified, sn.Notified > 0, "Alertmanager → andon webhook")
+	once(EvNotified, w.seen[EvPending] && sn.Notified > w.notifiedBase, "Alertmanager → andon webhook")
 	if len(sn.Andons) > 0 {
 		once(EvAndon, true, fmt.Sprintf("%s (%s, sku %s): gate blocked", sn.Andons[0].ID, sn.Andons[0].Type, sn.Andons[0].SKU))
 	}
