@@ -3,6 +3,7 @@ package promtest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,7 +124,8 @@ func satisfy(m *labels.Matcher) (string, bool) {
 	if m.Type == labels.MatchEqual {
 		return m.Value, true
 	}
-	for _, c := range candidates {
+	// A regexp's own alternatives (prod|staging) are tried after the generic candidates.
+	for _, c := range append(slices.Clone(candidates), strings.Split(m.Value, "|")...) {
 		if m.Matches(c) {
 			return c, true
 		}

@@ -33,7 +33,11 @@ func promtool(t *testing.T) string {
 // writeBundle generates the example's bundle into a temp dir and returns the rules and tests paths.
 func writeBundle(t *testing.T, ex string) (rules, tests string) {
 	t.Helper()
-	spec, _, err := limits.Load(filepath.Join("..", "examples", ex, "limits.yaml"))
+	path := filepath.Join("..", "examples", ex, "limits.yaml")
+	if ex == "kitchen" { // every kind, unit and option the examples leave out
+		path = filepath.Join("..", "rulegen", "testdata", "kitchen.yaml")
+	}
+	spec, _, err := limits.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func writeBundle(t *testing.T, ex string) (rules, tests string) {
 // of both examples passes on the engine Prometheus itself runs.
 func TestGeneratedTestsPassOnPromtool(t *testing.T) {
 	bin := promtool(t)
-	for _, ex := range []string{"erlmcp", "mcpserver"} {
+	for _, ex := range []string{"erlmcp", "mcpserver", "kitchen"} {
 		t.Run(ex, func(t *testing.T) {
 			rules, tests := writeBundle(t, ex)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -95,6 +95,10 @@ func (g *generator) signalTests(a *rulegen.Alert) ([]Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups := []Group{fires, quiet}
+	if short != nil {
+		groups = append(groups, *short)
+	}
 
 	// 4. Back inside: keeps firing for keep_firing_for, then clears.
 	stop := g.sampleAt(fire) + 1
@@ -129,12 +133,13 @@ func (g *generator) signalTests(a *rulegen.Alert) ([]Group, error) {
 		}
 		clears.AlertRuleTests = append(clears.AlertRuleTests, at)
 	}
-	return []Group{fires, quiet, short, clears}, nil
+	return append(groups, clears), nil
 }
 
 // shortExcursion finds the longest stay past the threshold, shorter than `for`, after which
-// the alert must stay silent, and asserts it does.
-func (g *generator) shortExcursion(a *rulegen.Alert, traffic float64, n int) (Group, error) {
+// the alert must stay silent, and asserts it does. There is none (nil) when `for` is a single
+// scrape interval, or when the signal's rate window stretches every sampled excursion past `for`.
+func (g *generator) shortExcursion(a *rulegen.Alert, traffic float64, n int) (*Group, error) {
 	sig, l, th := a.Signal, a.Level, a.Threshold
 	lead := 2 * g.samplesIn(a.Windows.Long.D()) // a settled, healthy start
 	for k := g.samplesIn(a.For) - 1; k >= 1; k-- {
@@ -146,7 +151,7 @@ func (g *generator) shortExcursion(a *rulegen.Alert, traffic float64, n int) (Gr
 		})
 		d, firing, values, err := g.simulate(sig, th, traffic, ps)
 		if err != nil {
-			return Group{}, err
+			return nil, err
 		}
 		if firstFiring(firing[l]) >= 0 {
 			continue
@@ -162,13 +167,13 @@ func (g *generator) shortExcursion(a *rulegen.Alert, traffic float64, n int) (Gr
 		for _, i := range []int{min(mid, end), end} {
 			at, err := g.assertAt(a, g.recordedLabels(), firing[l], values[l], i)
 			if err != nil {
-				return Group{}, err
+				return nil, err
 			}
 			gr.AlertRuleTests = append(gr.AlertRuleTests, at)
 		}
-		return gr, nil
+		return &gr, nil
 	}
-	return Group{}, fmt.Errorf("internal error: even one interval past the threshold fires %s", a.Name)
+	return nil, nil
 }
 
 // guardTest: a ratio far past every threshold at a trickle of traffic must not alert
