@@ -46,6 +46,9 @@ func outputs(t testing.TB, spec *limits.Spec) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := CheckRules(rules); err != nil {
+		t.Fatal(err)
+	}
 	pr, err := res.PrometheusRuleYAML()
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,13 @@ func registerSpec(app *kingpin.Application) {
 		if err != nil {
 			return failure(err)
 		}
+		rules, err := res.RulesYAML()
+		if err == nil {
+			err = rulegen.CheckRules(rules)
+		}
+		if err != nil {
+			return failure(err)
+		}
 		fmt.Printf("%s: ok: service %s, %d signals, %d alerts\n", *checkFile, spec.Service, len(spec.Signals), len(res.Alerts))
 		return nil
 	})
