@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/andon-sre/andon/actuator/admission"
+	"github.com/andon-sre/andon/limits"
 )
 
 // Alert is what the actuator needs of one received alert.
@@ -111,7 +112,7 @@ func NewEngine(pol *Policy, rec Recorder, reg prometheus.Registerer, log *slog.L
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "andon_actions_total", Help: "Actuator decisions, by action kind and result."}, []string{"kind", "result"}),
 		activeD: prometheus.NewDesc("andon_active_actions", "Actions currently in force (applied, not expired, not reverted).", []string{"kind"}, nil),
 	}
-	for _, k := range []Kind{Shed, RejectNew, Drain} {
+	for _, k := range executableKinds {
 		for _, r := range []Result{Applied, DryRun, Skipped, Failed} {
 			e.actions.WithLabelValues(string(k), string(r))
 		}
@@ -142,7 +143,7 @@ func (e *Engine) Describe(ch chan<- *prometheus.Desc) { ch <- e.activeD }
 
 // Collect implements prometheus.Collector.
 func (e *Engine) Collect(ch chan<- prometheus.Metric) {
-	counts := map[Kind]int{Shed: 0, RejectNew: 0, Drain: 0}
+	counts := map[Kind]int{}
 	e.mu.Lock()
 	now := e.Now()
 	for t, a := range e.active {
@@ -151,8 +152,8 @@ func (e *Engine) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	e.mu.Unlock()
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(e.activeD, prometheus.GaugeValue, float64(n), string(k))
+	for _, k := range executableKinds {
+		ch <- prometheus.MustNewConstMetric(e.activeD, prometheus.GaugeValue, float64(counts[k]), string(k))
 	}
 }
 
@@ -256,7 +257,7 @@ func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
 	p := e.pol
 	ri, rule := e.ruleFor(a.Labels)
 	safety := p.Defaults
-	kinds := ParseActions(a.Labels["action"])
+	kinds := ParseActions(a.Labels[limits.LabelAction])
 	if rule != nil {
 		if rule.Safety != nil {
 			safety = *rule.Safety
@@ -266,7 +267,7 @@ func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
 		}
 	}
 	escalated := escalate(kinds, p.Escalation, now.Sub(a.StartsAt))
-	svcName := a.Labels["service"]
+	svcName := a.Labels[limits.LabelService]
 	svc := p.Services[svcName]
 	var out []Decision
 	var steps []step
@@ -446,7 +447,7 @@ func (e *Engine) revert(t target, a *activeAction, al Alert, hold time.Duration)
 	delete(e.active, t)
 	now := e.Now()
 	e.lastChange[t] = now
-	sem, retry, ex := e.sem, e.pol.Retry, e.execs[t.service]
+	sem, retry, ex, inst := e.sem, e.pol.Retry, e.execs[t.service], e.instanceLocked(t)
 	e.mu.Unlock()
 	req := a.req
 	req.On = false
@@ -459,12 +460,10 @@ func (e *Engine) revert(t target, a *activeAction, al Alert, hold time.Duration)
 		e.record(ctx, []Decision{d})
 		return
 	}
-	e.record(ctx, e.run(ctx, sem, retry, []step{{t: t, req: req, d: d, inst: e.instance(t), exec: ex}}))
+	e.record(ctx, e.run(ctx, sem, retry, []step{{t: t, req: req, d: d, inst: inst, exec: ex}}))
 }
 
-func (e *Engine) instance(t target) Instance {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+func (e *Engine) instanceLocked(t target) Instance {
 	if s := e.pol.Services[t.service]; s != nil {
 		for _, in := range s.Instances {
 			if in.Name == t.instance {
@@ -514,8 +513,8 @@ func escalate(kinds []Kind, esc Escalation, firing time.Duration) []Kind {
 
 // shedParams reads shed_fraction/shed_tiers annotations, capping the fraction.
 func shedParams(ann map[string]string, max float64) (float64, []admission.Tier, string) {
-	f, note := 0.5, ""
-	if s, ok := ann["shed_fraction"]; ok {
+	f, note := limits.DefaultShedFraction, ""
+	if s, ok := ann[limits.AnnotationShedFraction]; ok {
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || v < 0 || v > 1 {
 			note = fmt.Sprintf("shed_fraction %q is not a number in 0..1: using 0.5", s)
@@ -527,12 +526,12 @@ func shedParams(ann map[string]string, max float64) (float64, []admission.Tier, 
 		note = strings.TrimSpace(note + fmt.Sprintf(" shed_fraction %v capped to max_shed_fraction %v", f, max))
 		f = max
 	}
-	tiers := []admission.Tier{3, 2}
-	if s := ann["shed_tiers"]; s != "" {
+	tiers := admission.DefaultShedTiers
+	if s := ann[limits.AnnotationShedTiers]; s != "" {
 		var ts []admission.Tier
 		for _, p := range strings.Split(s, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < 1 || n > 3 {
+			if err != nil || n < int(admission.TierCritical) || n > int(admission.TierBatch) {
 				ts = nil
 				note = strings.TrimSpace(note + fmt.Sprintf(" shed_tiers %q invalid: using 3,2", s))
 				break

@@ -9,25 +9,32 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/andon-sre/andon/actuator/admission"
+	"github.com/andon-sre/andon/limits"
 )
 
-// Kind is an action kind, as spelled in the alert's `action` label.
-type Kind string
+// Kind is an action kind, as spelled in the alert's `action` label (limits spells them).
+type Kind = limits.ActionKind
 
 // Action kinds. Page is Alertmanager's job and andon is the ledger's; the
 // actuator executes shed, reject_new and drain.
 const (
-	Page      Kind = "page"
-	Shed      Kind = "shed"
-	RejectNew Kind = "reject_new"
-	Drain     Kind = "drain"
-	Andon     Kind = "andon"
+	Page      = limits.ActionPage
+	Shed      = limits.ActionShed
+	RejectNew = limits.ActionRejectNew
+	Drain     = limits.ActionDrain
+	Andon     = limits.ActionAndon
 )
+
+// executableKinds are the kinds the actuator executes.
+var executableKinds = []Kind{Shed, RejectNew, Drain}
 
 // ParseActions splits an `action` label ("page,shed,andon"; "none" is empty).
 func ParseActions(label string) []Kind {
@@ -40,7 +47,7 @@ func ParseActions(label string) []Kind {
 	return out
 }
 
-func executable(k Kind) bool { return k == Shed || k == RejectNew || k == Drain }
+func executable(k Kind) bool { return slices.Contains(executableKinds, k) }
 
 // Policy is the actuator's config file.
 type Policy struct {
@@ -222,7 +229,7 @@ func (p *Policy) Validate() error {
 		if p.RepeatInterval > 0 && s.TTL <= p.RepeatInterval {
 			errs = append(errs, fmt.Errorf("%s: ttl %s must be longer than alertmanager_repeat_interval %s, or actions expire between re-sends", where, s.TTL, p.RepeatInterval))
 		}
-		if s.TTL < model.Duration(time.Second) || s.TTL > model.Duration(24*time.Hour) {
+		if s.TTL < model.Duration(admission.MinTTL) || s.TTL > model.Duration(admission.MaxTTL) {
 			errs = append(errs, fmt.Errorf("%s: ttl %s must be within 1s..24h (the admission API's range)", where, s.TTL))
 		}
 		if s.MaxShedFraction <= 0 || s.MaxShedFraction > 1 {

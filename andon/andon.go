@@ -12,15 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/andon-sre/andon/limits"
 )
 
 // FailureType says why the line stopped.
 type FailureType string
 
-// The failure types the ledger accepts.
+// The failure types the ledger accepts. The first two are the andon_type
+// annotations of generated alerts, spelled in limits.
 const (
-	OperatingLimit     FailureType = "operating_limit"
-	SLOBurn            FailureType = "slo_burn"
+	OperatingLimit     FailureType = limits.AndonTypeOperatingLimit
+	SLOBurn            FailureType = limits.AndonTypeSLOBurn
 	TestFailure        FailureType = "test_failure"
 	CompilationFailure FailureType = "compilation_failure"
 	NonDeterminism     FailureType = "non_determinism"
@@ -38,11 +41,16 @@ func ParseFailureType(s string) (FailureType, error) {
 			return t, nil
 		}
 	}
+	return "", fmt.Errorf("unknown failure type %q: use one of %s", s, FailureTypeNames())
+}
+
+// FailureTypeNames lists FailureTypes comma-separated, for messages and help.
+func FailureTypeNames() string {
 	names := make([]string, len(FailureTypes))
 	for i, t := range FailureTypes {
 		names[i] = string(t)
 	}
-	return "", fmt.Errorf("unknown failure type %q: use one of %s", s, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }
 
 // Status of an andon.

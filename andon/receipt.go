@@ -116,7 +116,7 @@ func Verify(receipts []Receipt, andons []Andon) []Problem {
 			probs = append(probs, Problem{Seq: r.Seq, Message: "prev_hash does not match the hash of the receipt before"})
 		}
 		if h := r.ComputeHash(); h != r.Hash {
-			probs = append(probs, Problem{Seq: r.Seq, Message: "content changed: recomputed hash " + h[:12] + "… differs from stored " + short(r.Hash)})
+			probs = append(probs, Problem{Seq: r.Seq, Message: "content changed: recomputed hash " + short(h) + " differs from stored " + short(r.Hash)})
 		}
 		if have[r.AndonID] == nil {
 			have[r.AndonID] = map[ReceiptType]bool{}

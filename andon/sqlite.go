@@ -445,7 +445,7 @@ func scanAndon(row rowScanner) (Andon, error) {
 
 // Get returns one andon.
 func (s *SQLite) Get(ctx context.Context, id string) (Andon, error) {
-	a, err := scanAndon(s.read.QueryRowContext(ctx, andonSelect+` WHERE id = ?`, id))
+	a, err := scanAndon(s.read.QueryRowContext(ctx, qAndonByID, id))
 	if errors.Is(err, ErrNotFound) {
 		return a, fmt.Errorf("%w: no andon with id %q (list them with 'andon list')", ErrNotFound, id)
 	}

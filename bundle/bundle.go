@@ -41,6 +41,11 @@ func RulesPath(spec *limits.Spec) string {
 	return filepath.Join("rules", spec.Service+".rules.yaml")
 }
 
+// AlertmanagerPath is where the Alertmanager snippet of spec lives in a bundle.
+func AlertmanagerPath(spec *limits.Spec) string {
+	return filepath.Join("alertmanager", spec.Service+".yaml")
+}
+
 // TestsPath is where the promtool tests of spec live in a bundle.
 func TestsPath(spec *limits.Spec) string {
 	return filepath.Join("tests", spec.Service+".test.yaml")
@@ -83,7 +88,7 @@ func Build(spec *limits.Spec, o Options) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, File{filepath.Join("alertmanager", spec.Service+".yaml"), am})
+	files = append(files, File{AlertmanagerPath(spec), am})
 	dash, err := dashboards.Generate(res)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 )
 
@@ -38,7 +40,7 @@ const (
 // example with every `for` cut to 1s and rule groups evaluated every second, so alerts fire within
 // the test; the dashboard's queries are the example's own (checked first).
 func TestPanelQueriesAgainstPrometheus(t *testing.T) {
-	bin := toolPath(t, "prometheus")
+	bin := pinned.Require(t, "prometheus")
 	for _, name := range examples {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -129,24 +131,6 @@ func quick(spec *limits.Spec) {
 	}
 }
 
-// toolPath finds a pinned binary built by `make tools`, or skips.
-func toolPath(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("ANDON_TOOLS_BIN")
-	if dir == "" {
-		root, err := filepath.Abs("..")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(root, ".cache", "bin")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not found at %s: run `make tools` (or set ANDON_TOOLS_BIN) to run this test against a real Prometheus", name, p)
-	}
-	return p
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -163,7 +147,7 @@ func startPrometheus(t *testing.T, bin, dir string, spec *limits.Spec, target st
 	t.Helper()
 	job, extra := targetLabels(t, spec)
 	var lbls strings.Builder
-	for _, k := range sortedKeys(extra) {
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		fmt.Fprintf(&lbls, "\n          %s: %q", k, extra[k])
 	}
 	cfg := fmt.Sprintf(`global:
@@ -446,7 +430,7 @@ func (m *specModel) values(t *testing.T, ms []*labels.Matcher, want bool) map[st
 // register creates the families on reg and returns the function that moves them one tick.
 func (m *specModel) register(reg *prometheus.Registry) func() {
 	var ticks []func(n int)
-	for _, name := range sortedKeys(m.families) {
+	for _, name := range slices.Sorted(maps.Keys(m.families)) {
 		f := m.families[name]
 		var names []string
 		for _, s := range f.sets {
@@ -543,13 +527,4 @@ func registerLedger(reg *prometheus.Registry, sku string) func() {
 		admitted.Add(10)
 		ttr.Observe(120)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

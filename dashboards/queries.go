@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,16 +106,8 @@ func recorded(spec *limits.Spec, name string, extra ...*labels.Matcher) string {
 
 // scraped selects a raw series exported by the service's own targets (the admission middleware's),
 // with the spec's selector and the group_by variables.
-func scraped(spec *limits.Spec, name string) (string, error) {
-	var ms []*labels.Matcher
-	if spec.Selector != "" {
-		sel, err := promParser.ParseMetricSelector(spec.Selector)
-		if err != nil {
-			return "", fmt.Errorf("spec %s: selector %q: %w", spec.Service, spec.Selector, err)
-		}
-		ms = sel
-	}
-	return selector(name, append(ms, varMatchers(spec)...)...), nil
+func (g *gen) scraped(name string) string {
+	return selector(name, append(slices.Clip(g.scrape), varMatchers(g.spec)...)...)
 }
 
 // firing selects the firing alerts of one signal of the service at one level.

@@ -64,7 +64,7 @@ func (g *gen) alertSignals() []alertSignal {
 			}
 		}
 		s.description = fmt.Sprintf("Worst level of the firing alerts with signal=%q over all of %s (alerts at %s). Green: none fires.",
-			name, g.spec.Service, joinLevels(s.levels))
+			name, g.spec.Service, limits.JoinLevels(s.levels))
 		out[i] = s
 	}
 	return out
@@ -102,6 +102,14 @@ func levelStat() *stat.PanelBuilder {
 		ReduceOptions(lastValue())
 }
 
+// valueStat shows the last value of its query, coloured by the threshold steps it has reached.
+func valueStat(unit string, graph common.BigValueGraphMode, steps []dashboard.Threshold) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().Unit(unit).Thresholds(thresholds(steps)).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeValue).GraphMode(graph).
+		Orientation(common.VizOrientationAuto).ReduceOptions(lastValue())
+}
+
 func lastValue() *common.ReduceDataOptionsBuilder {
 	return common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)
 }
@@ -114,7 +122,7 @@ func thresholds(steps []dashboard.Threshold) *dashboard.ThresholdsConfigBuilder 
 func (g *gen) signalRow() {
 	g.row("Signals against their limits")
 	for _, sig := range g.spec.Signals {
-		if !hasThresholds(sig) {
+		if len(sig.Levels()) == 0 {
 			continue
 		}
 		var qs []query
@@ -185,9 +193,9 @@ func (g *gen) levelsText(sig *limits.Signal) string {
 			continue
 		}
 		ls := g.spec.Levels.Get(l)
-		when := "for " + model.Duration(g.spec.For(sig, l)).String()
+		when := "for " + limits.WindowName(g.spec.For(sig, l))
 		if sig.Windowed() {
-			when = fmt.Sprintf("over %s and %s, for %s", limits.WindowName(ls.Windows.Short.D()), limits.WindowName(ls.Windows.Long.D()), model.Duration(g.spec.For(sig, l)))
+			when = fmt.Sprintf("over %s and %s, %s", limits.WindowName(ls.Windows.Short.D()), limits.WindowName(ls.Windows.Long.D()), when)
 		}
 		parts = append(parts, fmt.Sprintf("%s: %s %s %s → %s.", strings.ToUpper(string(l)), sig.Direction,
 			limits.FormatThreshold(sig, t.Value.Value), when, actionsText(ls.Actions)))
@@ -201,7 +209,7 @@ func actionsText(as []limits.Action) string {
 	if sh := limits.ShedOf(as); sh != nil {
 		for i, k := range kinds {
 			if k == string(limits.ActionShed) {
-				kinds[i] = fmt.Sprintf("shed %s%% of tiers %s", limits.FormatNumber(sh.Fraction*100), limits.TiersString(sh.Tiers))
+				kinds[i] = sh.String()
 			}
 		}
 	}
@@ -223,10 +231,7 @@ func (g *gen) sloRow() {
 	g.row(fmt.Sprintf("SLO: %s of %s over %s", slo.Objective.Raw, humanName(sig.Name), pname))
 
 	trend := func(unit string, decimals float64, steps []dashboard.Threshold) *stat.PanelBuilder {
-		return stat.NewPanelBuilder().Unit(unit).Decimals(decimals).Thresholds(thresholds(steps)).
-			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-			ColorMode(common.BigValueColorModeValue).GraphMode(common.BigValueGraphModeArea).
-			Orientation(common.VizOrientationAuto).ReduceOptions(lastValue())
+		return valueStat(unit, common.BigValueGraphModeArea, steps).Decimals(decimals)
 	}
 	add(g, trend(units.PercentUnit, 1, []dashboard.Threshold{{Color: "red"}, {Value: ptr(0.0), Color: "yellow"}, {Value: ptr(0.25), Color: colorGreen}}),
 		"Error budget left ("+pname+")",
@@ -270,7 +275,7 @@ func (g *gen) sloRow() {
 func (g *gen) trafficRow() {
 	g.row("Traffic and saturation")
 	for _, sig := range g.spec.Signals {
-		if sig.Kind != limits.KindRatio || !hasThresholds(sig) {
+		if sig.Kind != limits.KindRatio || len(sig.Levels()) == 0 {
 			continue
 		}
 		w := fastest(g.spec, sig)
@@ -302,23 +307,14 @@ func (g *gen) trafficRow() {
 			"Every signal as a share of its first limit (the lowest level it alerts at), worst group first: 100% is where that level's alert starts to count. One panel to see which limit is closest.",
 			6, 7, qs...)
 	}
-	requests, errA := scraped(g.spec, metricAdmissionRequests)
-	inFlight, errB := scraped(g.spec, metricAdmissionInFlight)
-	queued, errC := scraped(g.spec, metricAdmissionQueue)
-	for _, err := range []error{errA, errB, errC} {
-		if err != nil {
-			g.fail(err)
-			return
-		}
-	}
 	add(g, timeseries.NewPanelBuilder().Unit(units.OpsPerSecond).Min(0), "Admission",
 		"Requests by what the andon admission middleware did with them (admitted, shed, queue_full, queue_timeout, rejected_new, draining). No data: the service does not embed actuator/admission.",
-		6, 7, query{expr: "sum by (result) (rate(" + requests + "[$__rate_interval]))", legend: "{{result}}"})
+		6, 7, query{expr: "sum by (result) (rate(" + g.scraped(metricAdmissionRequests) + "[$__rate_interval]))", legend: "{{result}}"})
 	add(g, timeseries.NewPanelBuilder().Unit(units.Short).Min(0), "In flight and queued",
 		"Requests being served and waiting in the admission middleware's leveling queue (Heijunka). No data: the service does not embed actuator/admission.",
 		6, 7,
-		query{expr: sumOf(inFlight), legend: "in flight"},
-		query{expr: sumOf(queued), legend: "queued"})
+		query{expr: sumOf(g.scraped(metricAdmissionInFlight)), legend: "in flight"},
+		query{expr: sumOf(g.scraped(metricAdmissionQueue)), legend: "queued"})
 }
 
 // ledgerRow: the receiver's andon ledger and actions (raw metrics: nothing records them). Until a
@@ -331,11 +327,7 @@ func (g *gen) ledgerRow() {
 		return []dashboard.Threshold{{Color: colorGreen}, {Value: ptr(v), Color: "red"}}
 	}
 	countStat := func(unit string, steps []dashboard.Threshold) *stat.PanelBuilder {
-		return stat.NewPanelBuilder().Unit(unit).NoValue(noReceiver).
-			Thresholds(thresholds(steps)).
-			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-			ColorMode(common.BigValueColorModeValue).GraphMode(common.BigValueGraphModeNone).
-			Orientation(common.VizOrientationAuto).ReduceOptions(lastValue())
+		return valueStat(unit, common.BigValueGraphModeNone, steps).NoValue(noReceiver)
 	}
 	add(g, countStat(units.Short, redFrom(1)), "Open andons",
 		"Andons open for "+g.spec.Service+" (sku). Each blocks the service's deploys until someone records root cause, fix and prevention.",
@@ -353,12 +345,6 @@ func (g *gen) ledgerRow() {
 		"90th percentile of the time from opening an andon to its resolution, over the dashboard's time range. Red above a day.",
 		8, 4, query{expr: "histogram_quantile(0.9, sum by (le) (rate(" + metricAndonTimeToResolve + "_bucket[$__range])))", instant: true})
 
-	setting, err := scraped(g.spec, metricAdmissionSetting)
-	if err != nil {
-		g.fail(err)
-		return
-	}
-	shed, _ := scraped(g.spec, metricAdmissionShed)
 	add(g, timeseries.NewPanelBuilder().Unit(units.OpsPerSecond).Min(0), "Actions",
 		"The actuator's decisions by action kind and result (applied, dry_run, skipped, failed), every service.",
 		6, 7, query{expr: "sum by (kind, result) (rate(" + metricActions + "[$__rate_interval]))", legend: "{{kind}} {{result}}"})
@@ -368,8 +354,8 @@ func (g *gen) ledgerRow() {
 	add(g, timeseries.NewPanelBuilder().Unit(units.Short).Min(0).Max(1), "Admission settings in force",
 		"What the service's admission middleware enforces now: shed, reject_new, drain (1 = on) and the shed fraction. Every setting reverts at its TTL unless renewed.",
 		6, 7,
-		query{expr: "max by (setting) (" + setting + ")", legend: "{{setting}}"},
-		query{expr: "max(" + shed + ")", legend: "shed fraction"})
+		query{expr: "max by (setting) (" + g.scraped(metricAdmissionSetting) + ")", legend: "{{setting}}"},
+		query{expr: "max(" + g.scraped(metricAdmissionShed) + ")", legend: "shed fraction"})
 	add(g, timeseries.NewPanelBuilder().Unit(units.OpsPerSecond).Min(0), "Webhook notifications",
 		"Alertmanager notifications the receiver answered, by HTTP status class. 5xx means the ledger store was unavailable.",
 		6, 7, query{expr: "sum by (status) (rate(" + metricWebhookNotified + "[$__rate_interval]))", legend: "{{status}}"})
@@ -388,26 +374,17 @@ var grafanaUnits = map[limits.Unit]string{
 
 func unitOf(u limits.Unit) string { return firstNonEmpty(grafanaUnits[u], units.Short) }
 
-func hasThresholds(sig *limits.Signal) bool {
-	_, t := firstThreshold(sig)
-	return t != nil
-}
-
-// firstThreshold is the lowest level a signal alerts at.
+// firstThreshold is the lowest level a signal alerts at (validation ensures there is one).
 func firstThreshold(sig *limits.Signal) (limits.Level, *limits.Threshold) {
-	for _, l := range limits.Levels {
-		if t := sig.Thresholds.Get(l); t != nil {
-			return l, t
-		}
-	}
-	return "", nil
+	l := sig.Levels()[0]
+	return l, sig.Thresholds.Get(l)
 }
 
 // fastest and slowest are the shortest and longest rate windows rulegen records a windowed signal
 // over (the short and long windows of the levels it alerts at); 0 for other signals.
 func fastest(spec *limits.Spec, sig *limits.Signal) time.Duration {
 	var w time.Duration
-	for _, l := range levelsOf(sig) {
+	for _, l := range sig.Levels() {
 		if s := spec.Levels.Get(l).Windows.Short.D(); w == 0 || s < w {
 			w = s
 		}
@@ -417,7 +394,7 @@ func fastest(spec *limits.Spec, sig *limits.Signal) time.Duration {
 
 func slowest(spec *limits.Spec, sig *limits.Signal) time.Duration {
 	var w time.Duration
-	for _, l := range levelsOf(sig) {
+	for _, l := range sig.Levels() {
 		w = max(w, spec.Levels.Get(l).Windows.Long.D())
 	}
 	return windowIf(sig, w)
@@ -428,24 +405,6 @@ func windowIf(sig *limits.Signal, w time.Duration) time.Duration {
 		return 0
 	}
 	return w
-}
-
-func levelsOf(sig *limits.Signal) []limits.Level {
-	var out []limits.Level
-	for _, l := range limits.Levels {
-		if sig.Thresholds.Get(l) != nil {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func joinLevels(ls []limits.Level) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = string(l)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // humanName prints a snake_case name for people: latency_p95 → latency p95.

@@ -102,11 +102,7 @@ func dur(d time.Duration) string {
 func actions(as []limits.Action) string {
 	var parts []string
 	for _, a := range as {
-		if a.Kind == limits.ActionShed {
-			parts = append(parts, fmt.Sprintf("shed %s%% of tiers %s", limits.FormatNumber(a.Fraction*100), limits.TiersString(a.Tiers)))
-			continue
-		}
-		parts = append(parts, string(a.Kind))
+		parts = append(parts, a.String())
 	}
 	if len(parts) == 0 {
 		return "none"

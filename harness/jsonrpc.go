@@ -34,7 +34,6 @@ type Request struct {
 // the id so each send only formats the id (one allocation on the hot path).
 type Prepared struct {
 	method, name string
-	tier         int
 	tierHeader   string
 	prefix       []byte // {"jsonrpc":"2.0","method":…,"params":…,"id":
 }
@@ -69,7 +68,7 @@ func Prepare(r Request, era string) (*Prepared, error) {
 	if tier == 0 {
 		tier = 2
 	}
-	return &Prepared{method: r.Method, name: r.Name, tier: tier, tierHeader: strconv.Itoa(tier), prefix: b.Bytes()}, nil
+	return &Prepared{method: r.Method, name: r.Name, tierHeader: strconv.Itoa(tier), prefix: b.Bytes()}, nil
 }
 
 func withMeta(params json.RawMessage) (json.RawMessage, error) {

@@ -139,15 +139,7 @@ func (w *legacySSEWire) post(ctx context.Context, body []byte, tier string) erro
 }
 
 func (w *legacySSEWire) call(ctx context.Context, p *Prepared, id uint64) (*message, error) {
-	ch, err := w.r.register(id)
-	if err != nil {
-		return nil, &CallError{Class: ClassSessionLost, Err: err}
-	}
-	if err := w.post(ctx, p.body(id), p.tierHeader); err != nil {
-		w.r.forget(id)
-		return nil, err
-	}
-	return w.r.wait(ctx, ch, id, p.method)
+	return w.r.call(ctx, id, p.method, func() error { return w.post(ctx, p.body(id), p.tierHeader) })
 }
 
 func (w *legacySSEWire) notify(ctx context.Context, body []byte) error { return w.post(ctx, body, "") }

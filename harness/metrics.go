@@ -3,6 +3,7 @@ package harness
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,16 +19,12 @@ var LatencyBuckets = []float64{
 
 // liveMetrics is what a Prometheus scraping the harness during a run sees
 // (names in docs/contracts.md). Its registry is also what the recorder samples.
+// The request counters and gauges read the run's stats, so they are never
+// counted twice.
 type liveMetrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
-	intended prometheus.Counter
-	sent     prometheus.Counter
-	dropped  prometheus.Counter
-	late     prometheus.Counter
 	errors   *prometheus.CounterVec
-	inFlight prometheus.GaugeFunc
-	sessions prometheus.GaugeFunc
 
 	mu        sync.RWMutex
 	observers map[obsKey]prometheus.Observer
@@ -46,18 +43,23 @@ func newLiveMetrics(s *stats) *liveMetrics {
 			Help:    "MCP request duration seen by the harness, from the intended start (coordinated-omission corrected).",
 			Buckets: LatencyBuckets,
 		}, []string{"mcp_method_name", "gen_ai_tool_name", "error_type", "tier"}),
-		intended:  prometheus.NewCounter(prometheus.CounterOpts{Name: "andon_harness_requests_intended_total", Help: "Requests the schedule asked for."}),
-		sent:      prometheus.NewCounter(prometheus.CounterOpts{Name: "andon_harness_requests_sent_total", Help: "Requests actually sent."}),
-		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "andon_harness_requests_dropped_total", Help: "Scheduled requests never sent: later than the timeout or the run ended."}),
-		late:      prometheus.NewCounter(prometheus.CounterOpts{Name: "andon_harness_requests_late_total", Help: "Requests sent later than the late threshold after their intended start."}),
 		errors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "andon_harness_errors_total", Help: "Failed requests by error class."}, []string{"class"}),
 		observers: map[obsKey]prometheus.Observer{},
 	}
-	m.inFlight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "andon_harness_in_flight", Help: "Requests sent and not yet answered."},
-		func() float64 { return float64(s.inFlight.Load()) })
-	m.sessions = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "andon_harness_active_sessions", Help: "Open MCP sessions (logical clients in the stateless era)."},
-		func() float64 { return float64(s.sessions.Load()) })
-	m.reg.MustRegister(m.duration, m.intended, m.sent, m.dropped, m.late, m.errors, m.inFlight, m.sessions)
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	gauge := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	m.reg.MustRegister(m.duration,
+		counter("andon_harness_requests_intended_total", "Requests the schedule asked for.", &s.intended),
+		counter("andon_harness_requests_sent_total", "Requests actually sent.", &s.sent),
+		counter("andon_harness_requests_dropped_total", "Scheduled requests never sent: later than the timeout or the run ended.", &s.dropped),
+		counter("andon_harness_requests_late_total", "Requests sent later than the late threshold after their intended start.", &s.late),
+		m.errors,
+		gauge("andon_harness_in_flight", "Requests sent and not yet answered.", &s.inFlight),
+		gauge("andon_harness_active_sessions", "Open MCP sessions (logical clients in the stateless era).", &s.sessions))
 	return m
 }
 

@@ -152,7 +152,7 @@ func (p *Profile) defaults() {
 	}
 }
 
-// Validate reports the first problem, naming the field and a fix.
+// Validate reports every problem, each naming the field and a fix.
 func (p *Profile) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

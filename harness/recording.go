@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -264,8 +263,6 @@ func scrapeMetrics(ctx context.Context, hc *http.Client, url string) ([]*dto.Met
 	return out, nil
 }
 
-var errNoSeries = errors.New("no such series")
-
 // Values returns the series' values on the grid, NaN where it was absent.
 func (r *Recording) Values(s RecordedSeries) []float64 {
 	v := make([]float64, r.Steps)
@@ -286,5 +283,5 @@ func (r *Recording) Find(source string, labels map[string]string) (RecordedSerie
 			return s, nil
 		}
 	}
-	return RecordedSeries{}, fmt.Errorf("%w: %s %v", errNoSeries, source, labels)
+	return RecordedSeries{}, fmt.Errorf("no such series: %s %v", source, labels)
 }

@@ -18,6 +18,20 @@ type router struct {
 
 func newRouter() *router { return &router{pending: map[uint64]chan *message{}} }
 
+// call registers id, sends the request with send and waits for the answer
+// the stream delivers for it.
+func (r *router) call(ctx context.Context, id uint64, method string, send func() error) (*message, error) {
+	ch, err := r.register(id)
+	if err != nil {
+		return nil, &CallError{Class: ClassSessionLost, Err: err}
+	}
+	if err := send(); err != nil {
+		r.forget(id)
+		return nil, err
+	}
+	return r.wait(ctx, ch, id, method)
+}
+
 func (r *router) register(id uint64) (chan *message, error) {
 	ch := make(chan *message, 1)
 	r.mu.Lock()

@@ -9,12 +9,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Options configure one run. Thresholds only draw lines in the report (the
-// CLI fills them from the limits spec).
+// CLI fills them from --threshold).
 type Options struct {
 	Target  Target
 	Profile *Profile
@@ -259,7 +258,6 @@ func (r *runner) open(ctx context.Context, pool *connPool) {
 			break
 		}
 		r.st.intended.Add(1)
-		r.live.intended.Inc()
 		j := job{intended: at, entry: r.mix.pick(rng), conn: pool.conns[i%len(pool.conns)]}
 		i++
 		select {
@@ -282,16 +280,11 @@ func (r *runner) open(ctx context.Context, pool *connPool) {
 		select {
 		case jobs <- j:
 		case <-runCtx.Done():
-			r.drop()
+			r.st.dropped.Add(1)
 		}
 	}
 	close(jobs)
 	wg.Wait()
-}
-
-func (r *runner) drop() {
-	r.st.dropped.Add(1)
-	r.live.dropped.Inc()
 }
 
 // do sends one scheduled request and records it.
@@ -301,12 +294,11 @@ func (r *runner) do(ctx context.Context, j job) {
 	if lateness > r.p.Timeout {
 		// It would time out before it was sent: a dispatch the harness
 		// could not make, not a server error.
-		r.drop()
+		r.st.dropped.Add(1)
 		return
 	}
 	if lateness > r.opts.LateAfter {
 		r.st.late.Add(1)
-		r.live.late.Inc()
 	}
 	conn, err := j.conn.get(ctx, r)
 	if err == nil {
@@ -322,7 +314,6 @@ func (r *runner) do(ctx context.Context, j job) {
 // call sends one request: CO-corrected latency = completion − intended.
 func (r *runner) call(ctx context.Context, c *Conn, e *mixEntry, intended, sent time.Time) error {
 	r.st.sent.Add(1)
-	r.live.sent.Inc()
 	r.st.inFlight.Add(1)
 	cctx, cancel := context.WithTimeout(ctx, r.p.Timeout)
 	err := c.Call(cctx, e.prepared)
@@ -456,7 +447,6 @@ func (r *runner) closed(ctx context.Context) {
 	runCtx, cancel := context.WithDeadline(ctx, r.end)
 	defer cancel()
 	var wg sync.WaitGroup
-	var started atomic.Int64
 	for i := range n {
 		at := r.start.Add(time.Duration(float64(r.p.RampUp) * float64(i) / float64(n)))
 		if wait := time.Until(at); wait > 0 {
@@ -468,7 +458,6 @@ func (r *runner) closed(ctx context.Context) {
 		if runCtx.Err() != nil {
 			break
 		}
-		started.Add(1)
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
@@ -502,12 +491,10 @@ func (r *runner) session(runCtx, ctx context.Context, rng *rand.Rand) {
 			return
 		}
 		r.st.intended.Add(1)
-		r.live.intended.Inc()
 		e := r.mix.pick(rng)
 		sent := time.Now()
 		if sent.Sub(next) > r.opts.LateAfter {
 			r.st.late.Add(1)
-			r.live.late.Inc()
 		}
 		err := r.call(ctx, c, e, next, sent)
 		if Classify(err) == ClassSessionLost {

@@ -66,15 +66,7 @@ func (w *stdioWire) write(body []byte) error {
 }
 
 func (w *stdioWire) call(ctx context.Context, p *Prepared, id uint64) (*message, error) {
-	ch, err := w.r.register(id)
-	if err != nil {
-		return nil, &CallError{Class: ClassSessionLost, Err: err}
-	}
-	if err := w.write(p.body(id)); err != nil {
-		w.r.forget(id)
-		return nil, err
-	}
-	return w.r.wait(ctx, ch, id, p.method)
+	return w.r.call(ctx, id, p.method, func() error { return w.write(p.body(id)) })
 }
 
 func (w *stdioWire) notify(_ context.Context, body []byte) error { return w.write(body) }

@@ -52,19 +52,16 @@ func DefaultBurnWindows() []BurnWindow {
 }
 
 func applyDefaults(s *Spec) {
-	if s.ScrapeInterval.IsZero() && s.ScrapeInterval.Pos.Line == 0 {
-		s.ScrapeInterval = Dur(DefaultScrapeInterval)
-	}
-	if s.EvaluationInterval.IsZero() && s.EvaluationInterval.Pos.Line == 0 {
-		s.EvaluationInterval = Duration{Duration: s.ScrapeInterval.Duration}
-	}
+	setDur(&s.ScrapeInterval, Dur(DefaultScrapeInterval))
+	setDur(&s.EvaluationInterval, Dur(s.ScrapeInterval.D()))
 	scrape := s.ScrapeInterval.D()
+	defs := defaultLevels()
 	for _, l := range Levels {
 		p := s.Levels.ptr(l)
 		if *p == nil {
 			*p = &LevelSpec{}
 		}
-		ls, def := *p, defaultLevels()[l]
+		ls, def := *p, defs[l]
 		setDur(&ls.For, def.For)
 		setDur(&ls.KeepFiringFor, def.KeepFiringFor)
 		if ls.Severity == "" {
@@ -74,12 +71,8 @@ func applyDefaults(s *Spec) {
 			ls.Actions = def.Actions
 		}
 		// Default windows grow with a slow scrape so they always hold two samples or more.
-		if ls.Windows.Short.Pos.Line == 0 && ls.Windows.Short.IsZero() {
-			ls.Windows.Short = Dur(max(def.Windows.Short.D(), 2*scrape))
-		}
-		if ls.Windows.Long.Pos.Line == 0 && ls.Windows.Long.IsZero() {
-			ls.Windows.Long = Dur(max(def.Windows.Long.D(), ls.Windows.Short.D()+2*scrape))
-		}
+		setDur(&ls.Windows.Short, Dur(max(def.Windows.Short.D(), 2*scrape)))
+		setDur(&ls.Windows.Long, Dur(max(def.Windows.Long.D(), ls.Windows.Short.D()+2*scrape)))
 		for i := range ls.Actions {
 			if a := &ls.Actions[i]; a.Kind == ActionShed {
 				if a.Fraction == 0 {
@@ -108,25 +101,21 @@ func applyDefaults(s *Spec) {
 				sig.Aggregate = "max"
 			}
 		}
-		if sig.Kind == KindGrowth && sig.Window.IsZero() && sig.Window.Pos.Line == 0 {
-			sig.Window = Dur(DefaultGrowthWindow)
+		if sig.Kind == KindGrowth {
+			setDur(&sig.Window, Dur(DefaultGrowthWindow))
 		}
 		if sig.Kind == KindRate && sig.Cores == 0 {
 			sig.Cores = 1
 		}
 	}
 	if s.SLO != nil {
-		if s.SLO.Period.IsZero() && s.SLO.Period.Pos.Line == 0 {
-			s.SLO.Period = Dur(DefaultSLOPeriod)
-		}
+		setDur(&s.SLO.Period, Dur(DefaultSLOPeriod))
 		if s.SLO.Windows == nil {
 			s.SLO.Windows = DefaultBurnWindows()
 		}
 		for i := range s.SLO.Windows {
 			w := &s.SLO.Windows[i]
-			if w.Short.IsZero() && w.Short.Pos.Line == 0 {
-				w.Short = Dur(w.Long.D() / 12)
-			}
+			setDur(&w.Short, Dur(w.Long.D()/12))
 			if w.Level == "" {
 				w.Level = Red
 			}

@@ -80,3 +80,12 @@ func (c *collector) errorf(p Pos, format string, args ...any) {
 func (c *collector) warnf(p Pos, format string, args ...any) {
 	c.ds = append(c.ds, Diagnostic{File: c.file, Pos: p, Severity: SevWarning, Msg: fmt.Sprintf(format, args...)})
 }
+
+// commaList prints names as "a, b, c" for messages.
+func commaList[T ~string](names []T) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = string(n)
+	}
+	return strings.Join(parts, ", ")
+}

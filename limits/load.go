@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -292,14 +293,12 @@ func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 // shed with its parameters (`shed: {fraction: 0.5, tiers: [3, 2]}`).
 func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 	a.Pos = posOf(n)
-	known := "page, shed, reject_new, drain, andon"
+	known := commaList(ActionKinds)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		a.Kind = ActionKind(n.Value)
-		for _, k := range ActionKinds {
-			if k == a.Kind {
-				return nil
-			}
+		if slices.Contains(ActionKinds, a.Kind) {
+			return nil
 		}
 		return &PosError{Pos: posOf(n), Msg: fmt.Sprintf("unknown action %q (known: %s)", n.Value, known)}
 	case yaml.MappingNode:
@@ -329,12 +328,4 @@ func (a *Action) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return &PosError{Pos: posOf(n), Msg: fmt.Sprintf("an action is one of %s, or `shed: {fraction: 0.5, tiers: [3, 2]}`", known)}
-}
-
-// MarshalYAML writes an action the way it is read.
-func (a Action) MarshalYAML() (any, error) {
-	if a.Kind == ActionShed {
-		return map[string]any{"shed": map[string]any{"fraction": a.Fraction, "tiers": a.Tiers}}, nil
-	}
-	return string(a.Kind), nil
 }

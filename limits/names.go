@@ -112,8 +112,9 @@ func (s *Spec) BurnRateSeries(w time.Duration) string {
 	return s.series(s.SLO.Signal, "burnrate"+WindowName(w))
 }
 
-// ValueSeries is the series that shows a signal's current value at level l's short window
-// (the line a dashboard draws and the left side of the alert's comparison).
+// ValueSeries is the recorded series of a signal's value over rate window w (ignored by gauges and
+// growths, which have no or their own window): the line a dashboard draws and the left side of
+// an alert's comparison.
 func (s *Spec) ValueSeries(sig *Signal, w time.Duration) string {
 	switch sig.Kind {
 	case KindRatio:
@@ -127,6 +128,20 @@ func (s *Spec) ValueSeries(sig *Signal, w time.Duration) string {
 	}
 	return s.GaugeSeries(sig)
 }
+
+// Levels returns the levels sig has a threshold at, in escalating order.
+func (sig *Signal) Levels() []Level {
+	var ls []Level
+	for _, l := range Levels {
+		if sig.Thresholds.Get(l) != nil {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// JoinLevels prints levels for people: "yellow, red, emergency".
+func JoinLevels(ls []Level) string { return commaList(ls) }
 
 // Windowed reports whether the signal is judged over the levels' short and long windows.
 func (sig *Signal) Windowed() bool {
@@ -193,6 +208,14 @@ func ActionLabel(as []Action) string {
 		}
 	}
 	return strings.Join(kinds, ",")
+}
+
+// String names the action for people: its kind, or for shed "shed 50% of tiers 3,2".
+func (a Action) String() string {
+	if a.Kind == ActionShed {
+		return fmt.Sprintf("shed %s%% of tiers %s", FormatNumber(a.Fraction*100), TiersString(a.Tiers))
+	}
+	return string(a.Kind)
 }
 
 // ShedOf returns the shed action among as, if any.

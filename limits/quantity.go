@@ -48,9 +48,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the duration back in its Prometheus form.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
 // Quantity is a number written in human units: 150ms, 0.5%, 350MB, 1MB/s, 70%, 10000.
 // Raw keeps what was written; Value is filled in by validation in the unit of the signal.
 type Quantity struct {
@@ -67,9 +64,6 @@ func (q *Quantity) UnmarshalYAML(n *yaml.Node) error {
 	q.Raw, q.Pos = strings.TrimSpace(n.Value), posOf(n)
 	return nil
 }
-
-// MarshalYAML writes the quantity as it was written.
-func (q Quantity) MarshalYAML() (any, error) { return q.Raw, nil }
 
 var quantityRE = regexp.MustCompile(`^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:[eE]([+-]?[0-9]+))?\s*([A-Za-zµ%/]*)$`)
 

@@ -164,16 +164,23 @@ func validateSignal(c *collector, s *Spec, sig *Signal) {
 	}
 	allowed, ok := kindFields[sig.Kind]
 	if !ok {
-		c.errorf(sig.Pos, "signal %s: kind %q is not one of ratio, latency, gauge, rate, growth", name, sig.Kind)
+		c.errorf(sig.Pos, "signal %s: kind %q is not one of %s", name, sig.Kind, commaList(Kinds))
 		return
 	}
-	set := map[string]bool{"errors": sig.Errors != "", "total": sig.Total != "", "histogram": sig.Histogram != "",
-		"native": sig.Native, "quantile": sig.Quantile != 0, "metric": sig.Metric != "", "cores": sig.Cores != 0 && sig.Cores != 1,
-		"window": sig.Window.Pos.Line != 0, "min_rate": sig.MinRate != nil && sig.MinRate.Pos.Line != 0,
-		"aggregate": sig.Aggregate != "" && sig.Aggregate != "sum" && sig.Aggregate != "max"}
-	for _, f := range []string{"errors", "total", "histogram", "native", "quantile", "metric", "cores", "window", "min_rate"} {
-		if set[f] && !slices.Contains(allowed, f) {
-			c.errorf(sig.Pos, "signal %s: `%s` does not apply to kind %s (it takes: %v)", name, f, sig.Kind, allowed)
+	// Fields written for another kind. Defaults already ran: cores defaults to 1, and window and
+	// min_rate count as written only when they carry a position.
+	written := []struct {
+		field string
+		set   bool
+	}{
+		{"errors", sig.Errors != ""}, {"total", sig.Total != ""}, {"histogram", sig.Histogram != ""},
+		{"native", sig.Native}, {"quantile", sig.Quantile != 0}, {"metric", sig.Metric != ""},
+		{"cores", sig.Cores != 0 && sig.Cores != 1}, {"window", sig.Window.Pos.Line != 0},
+		{"min_rate", sig.MinRate != nil && sig.MinRate.Pos.Line != 0},
+	}
+	for _, w := range written {
+		if w.set && !slices.Contains(allowed, w.field) {
+			c.errorf(sig.Pos, "signal %s: `%s` does not apply to kind %s (it takes: %v)", name, w.field, sig.Kind, allowed)
 		}
 	}
 	if !slices.Contains(kindUnits[sig.Kind], sig.Unit) {

@@ -2,7 +2,6 @@ package promtest
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -148,13 +147,9 @@ func scrapeLabels(spec *limits.Spec, given map[string]string) (map[string]string
 	return out, nil
 }
 
-// valueFunc is a signal's recorded value at t over window w, as the generated recording rules
-// compute it.
-type valueFunc func(t, w time.Duration) (float64, bool)
-
 // observedCondition returns alert a's expression evaluated on the observed series, and which
-// series it reads. Ratios, gauges, rates and growth are the simulator's own signal data;
-// latency sums bucket rates over the series of each le first.
+// series it reads: the simulator's own signal data over the observed series (several bucket
+// series per le for latency, summed as PromQL does).
 func observedCondition(g *generator, a *rulegen.Alert, series []inputSeries) (condition, []int, error) {
 	sig, spec := a.Signal, g.spec
 	match := func(ref, suffix string) ([]int, error) {
@@ -197,16 +192,16 @@ func observedCondition(g *generator, a *rulegen.Alert, series []inputSeries) (co
 		if err != nil {
 			return nil, nil, err
 		}
-		byLe := map[float64][]samples{}
+		bs := make([]bucket, 0, len(idx))
 		for _, k := range idx {
 			le, err := strconv.ParseFloat(series[k].labels["le"], 64)
 			if err != nil {
 				return nil, nil, fmt.Errorf("bucket %s has no numeric le", series[k])
 			}
-			byLe[le] = append(byLe[le], series[k].s)
+			bs = append(bs, bucket{le: le, s: series[k].s})
 		}
-		value := func(t, w time.Duration) (float64, bool) { return g.tl.summedQuantile(sig.Quantile, byLe, t, w) }
-		return windowedCondition(spec, a, value), idx, nil
+		d := &signalData{tl: g.tl, spec: spec, sig: sig, buckets: bs}
+		return d.condition(a.Level), idx, nil
 	default:
 		idx, err := match(sig.Metric, "")
 		if err != nil {
@@ -227,65 +222,4 @@ func matchesAll(vs *parser.VectorSelector, l map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// summedQuantile is histogram_quantile(q, sum by (le) (rate(bucket[w]))) over several bucket
-// series per le: rates are taken per series, then summed, as PromQL does.
-func (tl timeline) summedQuantile(q float64, byLe map[float64][]samples, t, w time.Duration) (float64, bool) {
-	var rates []leRate
-	for le, ss := range byLe {
-		sum, any := 0.0, false
-		for _, s := range ss {
-			if r, ok := tl.rate(s, t, w); ok {
-				sum, any = sum+r, true
-			}
-		}
-		if any {
-			rates = append(rates, leRate{le, sum})
-		}
-	}
-	return quantileOfRates(q, rates)
-}
-
-type leRate struct{ le, rate float64 }
-
-// quantileOfRates interpolates a quantile in cumulative bucket rates the way
-// histogram_quantile does; without a +Inf bucket or traffic there is no value (NaN in PromQL).
-func quantileOfRates(q float64, rates []leRate) (float64, bool) {
-	sort.Slice(rates, func(i, j int) bool { return rates[i].le < rates[j].le })
-	n := len(rates)
-	if n < 2 || !math.IsInf(rates[n-1].le, 1) || rates[n-1].rate == 0 {
-		return 0, false
-	}
-	rank := q * rates[n-1].rate
-	i := sort.Search(n-1, func(i int) bool { return rates[i].rate >= rank })
-	if i == n-1 {
-		return rates[n-2].le, true
-	}
-	lower, below := 0.0, 0.0
-	if i > 0 {
-		lower, below = rates[i-1].le, rates[i-1].rate
-	}
-	if in := rates[i].rate - below; in > 0 {
-		return lower + (rates[i].le-lower)*((rank-below)/in), true
-	}
-	return rates[i].le, true
-}
-
-// windowedCondition is the alert expression of a latency alert: both windows past the threshold.
-func windowedCondition(spec *limits.Spec, a *rulegen.Alert, value valueFunc) condition {
-	sig := a.Signal
-	th := sig.Thresholds.Get(a.Level).Value.Value
-	if !sig.Windowed() {
-		return func(t time.Duration) (bool, float64) {
-			v, ok := value(t, 0)
-			return ok && beyondThreshold(sig, v, th), v
-		}
-	}
-	ws := spec.Levels.Get(a.Level).Windows
-	return func(t time.Duration) (bool, float64) {
-		short, ok1 := value(t, ws.Short.D())
-		long, ok2 := value(t, ws.Long.D())
-		return ok1 && ok2 && beyondThreshold(sig, short, th) && beyondThreshold(sig, long, th), short
-	}
 }

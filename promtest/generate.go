@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -191,16 +190,6 @@ func (g *generator) assertAt(a *rulegen.Alert, base map[string]string, firing []
 	return at, nil
 }
 
-func levelsOf(sig *limits.Signal) []limits.Level {
-	var ls []limits.Level
-	for _, l := range limits.Levels {
-		if sig.Thresholds.Get(l) != nil {
-			ls = append(ls, l)
-		}
-	}
-	return ls
-}
-
 func (g *generator) alertFor(sig *limits.Signal, l limits.Level) *rulegen.Alert {
 	for i := range g.res.Alerts {
 		a := &g.res.Alerts[i]
@@ -222,14 +211,4 @@ func (g *generator) rps(sig *limits.Signal, t float64) float64 {
 		r = max(r, 1000/(t*g.tl.interval.Seconds()))
 	}
 	return r
-}
-
-func describe(sig *limits.Signal, v float64) string { return limits.FormatThreshold(sig, v) }
-
-func joinLevels(ls []limits.Level) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = string(l)
-	}
-	return strings.Join(parts, ", ")
 }

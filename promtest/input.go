@@ -181,16 +181,3 @@ func phases(n int, f func(k int) phase) []phase {
 }
 
 func nSamples(horizon, interval time.Duration) int { return int(horizon/interval) + 1 }
-
-var promParser = parser.NewParser(parser.Options{})
-
-// selectorOf turns parsed matchers back into a selector.
-func selectorOf(ms []*labels.Matcher) *parser.VectorSelector {
-	vs := &parser.VectorSelector{LabelMatchers: ms}
-	for _, m := range ms {
-		if m.Name == labels.MetricName {
-			vs.Name = m.Value
-		}
-	}
-	return vs
-}

@@ -7,30 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 )
-
-// FindPromtool locates the pinned promtool: $ANDON_TOOLS_BIN, then ./.cache/bin (what `make tools`
-// builds), then PATH.
-func FindPromtool() (string, error) {
-	var tried []string
-	for _, dir := range []string{os.Getenv("ANDON_TOOLS_BIN"), filepath.Join(".cache", "bin")} {
-		if dir == "" {
-			continue
-		}
-		p := filepath.Join(dir, "promtool")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return filepath.Abs(p)
-		}
-		tried = append(tried, p)
-	}
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("promtool not found (tried %v and PATH): run `make tools` to build the pinned promtool", tried)
-}
 
 // Result of a promtool run.
 type Result struct {

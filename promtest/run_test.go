@@ -12,23 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/bundle"
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/promtest"
 )
-
-// promtool finds the pinned promtool: $ANDON_TOOLS_BIN, else <repo>/.cache/bin.
-func promtool(t *testing.T) string {
-	t.Helper()
-	for _, dir := range []string{os.Getenv("ANDON_TOOLS_BIN"), filepath.Join("..", ".cache", "bin")} {
-		if p, _ := filepath.Abs(filepath.Join(dir, "promtool")); dir != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	t.Skip("promtool not found in $ANDON_TOOLS_BIN or .cache/bin: run `make tools` to build the pinned promtool")
-	return ""
-}
 
 // writeBundle generates the example's bundle into a temp dir and returns the rules and tests paths.
 func writeBundle(t *testing.T, ex string) (rules, tests string) {
@@ -51,7 +38,7 @@ func writeBundle(t *testing.T, ex string) (rules, tests string) {
 // TestGeneratedTestsPassOnPromtool is the real promtool test of make test: every generated test
 // of both examples passes on the engine Prometheus itself runs.
 func TestGeneratedTestsPassOnPromtool(t *testing.T) {
-	bin := promtool(t)
+	bin := pinned.Require(t, "promtool")
 	for _, ex := range []string{"erlmcp", "mcpserver", "kitchen"} {
 		t.Run(ex, func(t *testing.T) {
 			rules, tests := writeBundle(t, ex)
@@ -72,7 +59,7 @@ func TestGeneratedTestsPassOnPromtool(t *testing.T) {
 // TestGeneratedTestsCatchABrokenRule: mutate the generated rules the way a hand edit would and
 // the generated tests must fail on promtool.
 func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
-	bin := promtool(t)
+	bin := pinned.Require(t, "promtool")
 	cases := []struct {
 		name     string
 		tests    string // only the test groups of alerts with this prefix run, to keep it quick

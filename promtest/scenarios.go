@@ -5,12 +5,14 @@ import (
 	"math"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/rulegen"
 )
 
-// simulate builds sig's input following ps around the threshold of level l and runs the alert
-// of every level of sig over it.
+// simulate builds sig's input following ps around threshold th and runs the alert of every
+// level of sig over it.
 func (g *generator) simulate(sig *limits.Signal, th, traffic float64, ps []phase) (*signalData, map[limits.Level][]bool, map[limits.Level][]float64, error) {
 	d, err := buildSignal(g.tl, g.spec, sig, g.group, th, traffic, ps)
 	if err != nil {
@@ -18,7 +20,7 @@ func (g *generator) simulate(sig *limits.Signal, th, traffic float64, ps []phase
 	}
 	horizon := time.Duration(len(ps)-1) * g.tl.interval
 	firing, values := map[limits.Level][]bool{}, map[limits.Level][]float64{}
-	for _, lv := range levelsOf(sig) {
+	for _, lv := range sig.Levels() {
 		firing[lv], values[lv] = g.tl.run(d.condition(lv), g.spec.For(sig, lv), g.spec.KeepFiringFor(sig, lv), horizon)
 	}
 	return d, firing, values, nil
@@ -45,22 +47,22 @@ func (g *generator) signalTests(a *rulegen.Alert) ([]Group, error) {
 	}
 	fire := firstFiring(firing[l])
 	if fire < 1 {
-		return nil, fmt.Errorf("internal error: %s never fires in simulation at %s", a.Name, describe(sig, target(sig, th, beyond)))
+		return nil, fmt.Errorf("internal error: %s never fires in simulation at %s", a.Name, limits.FormatThreshold(sig, target(sig, th, beyond)))
 	}
 	last := fire
-	for _, lv := range levelsOf(sig) {
+	for _, lv := range sig.Levels() {
 		if f := firstFiring(firing[lv]); f > last {
 			last = f
 		}
 	}
 	fires := Group{
 		Name: fmt.Sprintf("%s fires just %s its threshold (%s vs %s) once for (%s) has elapsed, not one evaluation before; lower levels fire too",
-			a.Name, sig.Direction, describe(sig, target(sig, th, beyond)), describe(sig, th), dur(a.For)),
+			a.Name, sig.Direction, limits.FormatThreshold(sig, target(sig, th, beyond)), limits.FormatThreshold(sig, th), dur(a.For)),
 		Interval:    dur(g.tl.interval),
 		InputSeries: toSeries(trim(d.series, g.sampleAt(last))),
 	}
 	for _, i := range []int{fire - 1, fire, last} {
-		for _, lv := range levelsOf(sig) {
+		for _, lv := range sig.Levels() {
 			at, err := g.assertAt(g.alertFor(sig, lv), base, firing[lv], values[lv], i)
 			if err != nil {
 				return nil, err
@@ -75,7 +77,7 @@ func (g *generator) signalTests(a *rulegen.Alert) ([]Group, error) {
 		return nil, err
 	}
 	quiet := Group{
-		Name:        fmt.Sprintf("%s stays silent just inside its threshold (%s vs %s)", a.Name, describe(sig, target(sig, th, within)), describe(sig, th)),
+		Name:        fmt.Sprintf("%s stays silent just inside its threshold (%s vs %s)", a.Name, limits.FormatThreshold(sig, target(sig, th, within)), limits.FormatThreshold(sig, th)),
 		Interval:    dur(g.tl.interval),
 		InputSeries: toSeries(trim(d.series, g.sampleAt(last+2))),
 	}
@@ -179,7 +181,7 @@ func (g *generator) shortExcursion(a *rulegen.Alert, traffic float64, n int) (*G
 // guardTest: a ratio far past every threshold at a trickle of traffic must not alert
 // (3 requests with 1 error is not a 33%% outage).
 func (g *generator) guardTest(sig *limits.Signal) (*Group, error) {
-	ls := levelsOf(sig)
+	ls := sig.Levels()
 	if sig.MinRate.Value <= 0 || len(ls) == 0 {
 		return nil, nil
 	}
@@ -201,7 +203,7 @@ func (g *generator) guardTest(sig *limits.Signal) (*Group, error) {
 	gr := &Group{
 		Name: fmt.Sprintf("%s%s stays silent at low traffic (%s req/s, min_rate %s) with 50%% errors: %s",
 			limits.CamelCase(g.spec.Service), limits.CamelCase(sig.Name), limits.FormatNumber(traffic), limits.FormatNumber(sig.MinRate.Value),
-			joinLevels(ls)),
+			limits.JoinLevels(ls)),
 		Interval:    dur(g.tl.interval),
 		InputSeries: toSeries(d.series),
 	}
@@ -328,11 +330,7 @@ func (g *generator) targetDownTests(a *rulegen.Alert) ([]Group, error) {
 // absentTests: the signal's series vanish and the alert fires once the 5m lookback and for
 // have passed.
 func (g *generator) absentTests(a *rulegen.Alert) ([]Group, error) {
-	vs, err := promParser.ParseMetricSelector(a.Metric)
-	if err != nil {
-		return nil, err
-	}
-	sel := selectorOf(vs)
+	sel := a.Selector
 	lbls, err := seriesLabels(sel, g.group)
 	if err != nil {
 		return nil, err
@@ -356,7 +354,7 @@ func (g *generator) absentTests(a *rulegen.Alert) ([]Group, error) {
 	}
 	base := map[string]string{}
 	for _, m := range sel.LabelMatchers {
-		if m.Type == 0 && m.Name != "__name__" { // absent() keeps equality matchers' labels
+		if m.Type == labels.MatchEqual && m.Name != labels.MetricName { // absent() keeps equality matchers' labels
 			base[m.Name] = m.Value
 		}
 	}
@@ -367,11 +365,7 @@ func (g *generator) absentTests(a *rulegen.Alert) ([]Group, error) {
 		if o.Kind != rulegen.AlertAbsent || o == a {
 			continue
 		}
-		ovs, err := promParser.ParseMetricSelector(o.Metric)
-		if err != nil {
-			return nil, err
-		}
-		osel := selectorOf(ovs)
+		osel := o.Selector
 		ol, err := seriesLabels(osel, g.group)
 		if err != nil {
 			return nil, err

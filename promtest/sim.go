@@ -100,36 +100,45 @@ type bucket struct {
 	s  samples
 }
 
-// quantile is histogram_quantile over the rates of classic buckets (sorted by le, last +Inf).
+// quantile is histogram_quantile(q, sum by (le) (rate(bucket[w]))) over classic bucket series,
+// one or more per le: rates are taken per series, then summed per le, as PromQL does.
 func (tl timeline) quantile(q float64, bs []bucket, t, w time.Duration) (float64, bool) {
-	type b struct{ le, count float64 }
-	var rates []b
-	for _, bk := range bs {
-		r, ok := tl.rate(bk.s, t, w)
-		if !ok {
-			return 0, false
+	byLe := map[float64]float64{}
+	for _, b := range bs {
+		if r, ok := tl.rate(b.s, t, w); ok {
+			byLe[b.le] += r
 		}
-		rates = append(rates, b{bk.le, r})
 	}
+	rates := make([]leRate, 0, len(byLe))
+	for le, r := range byLe {
+		rates = append(rates, leRate{le, r})
+	}
+	return quantileOfRates(q, rates)
+}
+
+type leRate struct{ le, rate float64 }
+
+// quantileOfRates interpolates a quantile in cumulative bucket rates the way
+// histogram_quantile does; without a +Inf bucket or traffic there is no value (NaN in PromQL).
+func quantileOfRates(q float64, rates []leRate) (float64, bool) {
 	sort.Slice(rates, func(i, j int) bool { return rates[i].le < rates[j].le })
-	total := rates[len(rates)-1].count
-	if total == 0 {
-		return 0, false // NaN in Prometheus: no comparison holds
+	n := len(rates)
+	if n < 2 || !math.IsInf(rates[n-1].le, 1) || rates[n-1].rate == 0 {
+		return 0, false
 	}
-	rank := q * total
-	i := sort.Search(len(rates)-1, func(i int) bool { return rates[i].count >= rank })
-	if i == len(rates)-1 {
-		return rates[len(rates)-2].le, true
+	rank := q * rates[n-1].rate
+	i := sort.Search(n-1, func(i int) bool { return rates[i].rate >= rank })
+	if i == n-1 {
+		return rates[n-2].le, true
 	}
-	lower, prevCount := 0.0, 0.0
+	lower, below := 0.0, 0.0
 	if i > 0 {
-		lower, prevCount = rates[i-1].le, rates[i-1].count
+		lower, below = rates[i-1].le, rates[i-1].rate
 	}
-	upper, count := rates[i].le, rates[i].count-prevCount
-	if count == 0 {
-		return upper, true
+	if in := rates[i].rate - below; in > 0 {
+		return lower + (rates[i].le-lower)*((rank-below)/in), true
 	}
-	return lower + (upper-lower)*((rank-prevCount)/count), true
+	return rates[i].le, true
 }
 
 func secs(d time.Duration) float64 { return d.Seconds() }

@@ -5,11 +5,11 @@ package rulegen
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -30,12 +30,12 @@ const (
 type Alert struct {
 	Kind          AlertKind
 	Name          string
-	Signal        *limits.Signal     // AlertSignal, AlertAbsent
-	Level         limits.Level       //
-	Threshold     float64            // AlertSignal: in the signal's unit; AlertBurn: the burn factor
-	Windows       limits.Windows     // AlertSignal on a windowed signal
-	Burn          *limits.BurnWindow // AlertBurn
-	Metric        string             // AlertAbsent: the raw series selector
+	Signal        *limits.Signal         // AlertSignal, AlertAbsent
+	Level         limits.Level           //
+	Threshold     float64                // AlertSignal: in the signal's unit; AlertBurn: the burn factor
+	Windows       limits.Windows         // AlertSignal on a windowed signal
+	Burn          *limits.BurnWindow     // AlertBurn
+	Selector      *parser.VectorSelector // AlertAbsent: the raw series watched
 	For           time.Duration
 	KeepFiringFor time.Duration
 	Rule          rulefmt.Rule
@@ -74,12 +74,14 @@ func (g *gen) group(part string, interval time.Duration) {
 	g.cur = &g.res.Groups[len(g.res.Groups)-1]
 }
 
-// record adds a recording rule once; the same series may be needed by several levels.
+// record adds a recording rule of series name{service, extra…} once; the same series may be
+// needed by several levels, and the info series share a name told apart by extra labels.
 func (g *gen) record(name string, e parser.Expr, extra map[string]string) error {
-	if g.recorded[name] {
+	key := name + labels.FromMap(extra).String()
+	if g.recorded[key] {
 		return nil
 	}
-	g.recorded[name] = true
+	g.recorded[key] = true
 	s, err := render(e)
 	if err != nil {
 		return err
@@ -116,11 +118,9 @@ func (g *gen) signals() error {
 		}
 	}
 	for _, sig := range g.spec.Signals {
-		for _, l := range limits.Levels {
-			if t := sig.Thresholds.Get(l); t != nil {
-				if err := g.signalAlert(sig, l, t); err != nil {
-					return err
-				}
+		for _, l := range sig.Levels() {
+			if err := g.signalAlert(sig, l, sig.Thresholds.Get(l)); err != nil {
+				return err
 			}
 		}
 	}
@@ -133,10 +133,7 @@ func (g *gen) windows(sig *limits.Signal) []time.Duration {
 		return []time.Duration{0}
 	}
 	var ws []time.Duration
-	for _, l := range limits.Levels {
-		if sig.Thresholds.Get(l) == nil {
-			continue
-		}
+	for _, l := range sig.Levels() {
 		lw := g.spec.Levels.Get(l).Windows
 		ws = append(ws, lw.Short.D(), lw.Long.D())
 	}
@@ -193,13 +190,11 @@ func (g *gen) recordRatio(sig *limits.Signal, w time.Duration) error {
 }
 
 func (g *gen) quantileExpr(sig *limits.Signal, w time.Duration) parser.Expr {
-	vs := g.selector(sig.Histogram)
-	if sig.Native {
-		return call("histogram_quantile", num(sig.Quantile), aggr("sum", rangeFn("rate", vs, w), g.by()))
+	by := g.by()
+	if !sig.Native {
+		by = append(by, "le")
 	}
-	by := append(g.by(), "le")
-	bucket := withName(vs, vs.Name+"_bucket")
-	return call("histogram_quantile", num(sig.Quantile), aggr("sum", rangeFn("rate", bucket, w), by))
+	return call("histogram_quantile", num(sig.Quantile), aggr("sum", rangeFn("rate", g.histogramSelector(sig), w), by))
 }
 
 func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshold) error {
@@ -249,13 +244,13 @@ func (g *gen) noData() error {
 	}
 	seen := map[string]bool{}
 	for _, sig := range s.Signals {
-		vs := g.selector(primaryMetric(sig))
+		vs := g.rawSelector(sig)
 		key := vs.String()
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		a := Alert{Kind: AlertAbsent, Name: s.AbsentAlertName(), Signal: sig, Level: nd.Level, Metric: key, For: nd.For.D()}
+		a := Alert{Kind: AlertAbsent, Name: s.AbsentAlertName(), Signal: sig, Level: nd.Level, Selector: vs, For: nd.For.D()}
 		lbls := g.labelsSev(limits.SignalAbsent, nd.Level, ls.Severity, nd.Actions)
 		lbls["metric"] = vs.Name
 		a.Rule = rulefmt.Rule{Labels: lbls, Annotations: g.annotations(a.Name, nd.Actions, limits.AndonTypeOperatingLimit)}
@@ -268,26 +263,24 @@ func (g *gen) noData() error {
 	return nil
 }
 
-func primaryMetric(sig *limits.Signal) string {
+// rawSelector is the raw series a signal is computed from; its absence is an alert of its own.
+func (g *gen) rawSelector(sig *limits.Signal) *parser.VectorSelector {
 	switch sig.Kind {
 	case limits.KindRatio:
-		return sig.Total
+		return g.selector(sig.Total)
 	case limits.KindLatency:
-		if sig.Native {
-			return sig.Histogram
-		}
-		vs, err := promParser.ParseMetricSelector(sig.Histogram)
-		if err != nil {
-			return sig.Histogram
-		}
-		out := (&parser.VectorSelector{LabelMatchers: vs})
-		for _, m := range vs {
-			if m.Name == "__name__" {
-				return withName(out, m.Value+"_bucket").String()
-			}
-		}
+		return g.histogramSelector(sig)
 	}
-	return sig.Metric
+	return g.selector(sig.Metric)
+}
+
+// histogramSelector selects a latency signal's native histogram or its classic _bucket series.
+func (g *gen) histogramSelector(sig *limits.Signal) *parser.VectorSelector {
+	vs := g.selector(sig.Histogram)
+	if sig.Native {
+		return vs
+	}
+	return withName(vs, vs.Name+"_bucket")
 }
 
 func (g *gen) labels(signal string, l limits.Level, as []limits.Action) map[string]string {
@@ -367,7 +360,7 @@ func actionSentence(as []limits.Action) string {
 		case limits.ActionPage:
 			parts = append(parts, "page the on-call")
 		case limits.ActionShed:
-			parts = append(parts, fmt.Sprintf("shed %s%% of tiers %s", limits.FormatNumber(a.Fraction*100), limits.TiersString(a.Tiers)))
+			parts = append(parts, a.String())
 		case limits.ActionRejectNew:
 			parts = append(parts, "reject new connections")
 		case limits.ActionDrain:
@@ -384,14 +377,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// sortedKeys returns the keys of m in order (deterministic output).
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

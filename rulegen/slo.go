@@ -72,34 +72,17 @@ func (g *gen) limitsInfo() error {
 	s := g.spec
 	g.group("limits", time.Minute)
 	for _, sig := range s.Signals {
-		for _, l := range limits.Levels {
+		for _, l := range sig.Levels() {
 			t := sig.Thresholds.Get(l)
-			if t == nil {
-				continue
-			}
 			lbls := map[string]string{limits.LabelSignal: sig.Name, limits.LabelLevel: string(l),
 				limits.LabelDirection: string(sig.Direction), limits.LabelUnit: string(sig.Unit)}
-			if err := g.recordInfo(limits.ThresholdSeries, t.Value.Value, lbls); err != nil {
+			if err := g.record(limits.ThresholdSeries, call("vector", num(t.Value.Value)), lbls); err != nil {
 				return err
 			}
 		}
 	}
 	if s.SLO != nil {
-		return g.recordInfo(limits.ObjectiveSeries, s.SLO.Objective.Value, map[string]string{limits.LabelSignal: s.SLO.Signal})
+		return g.record(limits.ObjectiveSeries, call("vector", num(s.SLO.Objective.Value)), map[string]string{limits.LabelSignal: s.SLO.Signal})
 	}
-	return nil
-}
-
-// recordInfo adds a constant series; several share a name, told apart by labels.
-func (g *gen) recordInfo(name string, v float64, lbls map[string]string) error {
-	expr, err := render(call("vector", num(v)))
-	if err != nil {
-		return err
-	}
-	all := map[string]string{limits.LabelService: g.spec.Service}
-	for k, val := range lbls {
-		all[k] = val
-	}
-	g.cur.Rules = append(g.cur.Rules, rulefmt.Rule{Record: name, Expr: expr, Labels: all})
 	return nil
 }

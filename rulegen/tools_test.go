@@ -15,25 +15,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-)
 
-// tool finds a pinned binary: $ANDON_TOOLS_BIN/<name>, else <repo>/.cache/bin/<name>.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	var tried []string
-	for _, dir := range []string{os.Getenv("ANDON_TOOLS_BIN"), filepath.Join("..", ".cache", "bin")} {
-		if dir == "" {
-			continue
-		}
-		p, _ := filepath.Abs(filepath.Join(dir, name))
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-		tried = append(tried, p)
-	}
-	t.Skipf("%s not found (tried %v): run `make tools` to build the pinned binaries", name, tried)
-	return ""
-}
+	"github.com/andon-sre/andon/internal/pinned"
+)
 
 func run(t *testing.T, ctx context.Context, bin string, args ...string) {
 	t.Helper()
@@ -44,7 +28,7 @@ func run(t *testing.T, ctx context.Context, bin string, args ...string) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := tool(t, "promtool")
+	promtool := pinned.Require(t, "promtool")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, ex := range examples {
@@ -97,7 +81,7 @@ func anySlice[T any](xs []T) []any {
 }
 
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := tool(t, "amtool")
+	amtool := pinned.Require(t, "amtool")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, ex := range examples {
@@ -120,7 +104,7 @@ type amAlert struct {
 // generated inhibit_rules: emergency silences red, red silences yellow, for the same service,
 // signal and instance only.
 func TestAlertmanagerInhibitions(t *testing.T) {
-	am := tool(t, "alertmanager")
+	am := pinned.Require(t, "alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -10,36 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/andon-sre/andon/actuator/admission"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/internal/pinned"
 )
-
-// toolPath finds a pinned tool: $ANDON_TOOLS_BIN, then <repo>/.cache/bin.
-func toolPath(t *testing.T, name string) string {
-	t.Helper()
-	var dirs []string
-	if d := os.Getenv("ANDON_TOOLS_BIN"); d != "" {
-		dirs = append(dirs, d)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	dirs = append(dirs, filepath.Join(filepath.Dir(file), "..", ".cache", "bin"))
-	for _, d := range dirs {
-		if p := filepath.Join(d, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Skipf("%s not found in $ANDON_TOOLS_BIN or .cache/bin: run 'make tools' to build the pinned binary", name)
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	t.Helper()
@@ -53,7 +30,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 }
 
 func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
-	am := toolPath(t, "alertmanager")
+	am := pinned.Require(t, "alertmanager")
 
 	// The service side: the real admission API (actuator/admission) on loopback.
 	ctl, err := admission.New(admission.Config{Token: "svc-token"})

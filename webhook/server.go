@@ -21,6 +21,7 @@ import (
 
 	"github.com/andon-sre/andon/actuator"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/limits"
 )
 
 // Server is the receiver: POST /webhook, the ledger API under /api/v1,
@@ -212,7 +213,7 @@ func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
 	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
 	for i, a := range m.Alerts {
 		ev := andon.AlertEvent{Key: m.Key(a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}
-		if a.Status == "firing" && slices.Contains(kinds(a.Labels["action"]), string(actuator.Andon)) {
+		if a.Status == "firing" && slices.Contains(actuator.ParseActions(a.Labels[limits.LabelAction]), actuator.Andon) {
 			ev.Andon = alertAndon(a, cfg.AndonStage)
 		}
 		n.Alerts[i] = ev
@@ -220,33 +221,25 @@ func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
 	return n
 }
 
-func kinds(label string) []string {
-	var out []string
-	for _, k := range actuator.ParseActions(label) {
-		out = append(out, string(k))
-	}
-	return out
-}
-
 func alertAndon(a Alert, stage string) *andon.Trigger {
-	name, svc, signal := a.Labels["alertname"], a.Labels["service"], a.Labels["signal"]
+	name, svc, signal := a.Labels["alertname"], a.Labels[limits.LabelService], a.Labels[limits.LabelSignal]
 	sku := svc
 	if sku == "" {
 		sku = name // an alert without a service label still stops something: its own line
 	}
 	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
-		"alertname": name, "signal": signal, "level": a.Labels["level"], "severity": a.Labels["severity"],
-		"fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339), "summary": a.Annotations["summary"],
+		"alertname": name, "signal": signal, "level": a.Labels[limits.LabelLevel], "severity": a.Labels[limits.LabelSeverity],
+		"instance": a.Labels["instance"], "fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339),
+		"summary": a.Annotations["summary"],
 	}}
-	t.Details["instance"] = a.Labels["instance"]
 	for k, v := range t.Details {
 		if v == "" {
 			delete(t.Details, k)
 		}
 	}
-	if ft, err := andon.ParseFailureType(a.Annotations["andon_type"]); err == nil {
+	if ft, err := andon.ParseFailureType(a.Annotations[limits.AnnotationAndonType]); err == nil {
 		t.Type = ft
-	} else if signal == "slo" {
+	} else if signal == limits.SignalSLO {
 		t.Type = andon.SLOBurn
 	}
 	return &t

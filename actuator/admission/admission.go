@@ -175,6 +175,10 @@ func TierFromHeader(r *http.Request) Tier {
 	return TierNormal
 }
 
+// MCPStatelessVersion is the first MCP revision without sessions: requests whose
+// MCP-Protocol-Version is this or later belong to the stateless era.
+const MCPStatelessVersion = "2026-07-28"
+
 // IsNewMCPSession is the default "opens a new session" rule for MCP Streamable HTTP:
 //   - 2025-11-25 era (MCP-Protocol-Version absent or older than 2026-07-28): a POST
 //     without Mcp-Session-Id, i.e. initialize;
@@ -185,19 +189,23 @@ func IsNewMCPSession(r *http.Request) bool {
 	if r.Header.Get("Mcp-Session-Id") != "" {
 		return false
 	}
-	if r.Header.Get("Mcp-Protocol-Version") >= "2026-07-28" {
+	if r.Header.Get("Mcp-Protocol-Version") >= MCPStatelessVersion {
 		return r.Header.Get("Mcp-Method") == "server/discover"
 	}
 	return r.Method == http.MethodPost
 }
 
 // Ready reports whether the instance should receive traffic: false while draining.
-func (c *Controller) Ready() bool {
+func (c *Controller) Ready() bool { return !c.current().draining }
+
+// current returns the policy in force, refreshing it first when a setting
+// expires or the tier shares are due for re-estimation.
+func (c *Controller) current() *policy {
 	p := c.pol.Load()
 	if p.active && c.cfg.Now().UnixNano() >= p.recheckAt {
 		p = c.refresh()
 	}
-	return !p.draining
+	return p
 }
 
 // Middleware wraps next with admission control.
@@ -214,9 +222,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := m.c
 	t := c.cfg.Classify(r)
 	c.arrivals[t].Add(1)
-	if p := c.pol.Load(); p.active {
+	if p := c.current(); p.active {
 		if res := c.decide(p, r, t); res != Admitted {
-			c.refuse(w, r, t, res, p.draining)
+			c.refuse(w, r, t, res)
 			return
 		}
 	}
@@ -225,7 +233,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case c.slots <- struct{}{}:
 		default:
 			if res := c.wait(r); res != Admitted {
-				c.refuse(w, r, t, res, false)
+				c.refuse(w, r, t, res)
 				return
 			}
 		}
@@ -239,11 +247,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *Controller) release() { <-c.slots }
 
-// decide applies the active settings to one request.
+// decide applies the policy in force to one request.
 func (c *Controller) decide(p *policy, r *http.Request, t Tier) Result {
-	if c.cfg.Now().UnixNano() >= p.recheckAt {
-		p = c.refresh()
-	}
 	switch {
 	case p.draining:
 		return Draining
@@ -287,14 +292,14 @@ var refusalText = [numResults]string{
 	Draining:     "admission: instance is draining",
 }
 
-func (c *Controller) refuse(w http.ResponseWriter, r *http.Request, t Tier, res Result, draining bool) {
+func (c *Controller) refuse(w http.ResponseWriter, r *http.Request, t Tier, res Result) {
 	c.m.results[t][res].Inc()
 	if c.cfg.OnRefuse != nil {
 		c.cfg.OnRefuse(r, res)
 	}
 	h := w.Header()
 	h.Set("Retry-After", c.retryAfter)
-	if draining {
+	if res == Draining {
 		h.Set("Connection", "close")
 	}
 	http.Error(w, refusalText[res], http.StatusServiceUnavailable)

@@ -47,8 +47,8 @@ func (c *Controller) Apply(u Update) (State, error) {
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
 	c.expireLocked(now)
-	if err := c.checkShedTiersLocked(v); err != nil {
-		return State{}, err
+	if v.ShedTiers != nil && v.ShedFraction == nil && c.st.Shed == nil {
+		return State{}, errShedTiersAlone
 	}
 	if v.Drain != nil && !*v.Drain && c.drainStarted {
 		return State{}, ErrDrainStarted
@@ -94,13 +94,6 @@ func (c *Controller) Apply(u Update) (State, error) {
 	c.publishLocked(now)
 	c.cfg.Logger.Info("admission settings changed", "set_by", v.SetBy, "reason", v.Reason, "andon_id", v.AndonID, "ttl", v.TTL)
 	return c.snapshotLocked(), nil
-}
-
-func (c *Controller) checkShedTiersLocked(v validated) error {
-	if v.ShedTiers != nil && v.ShedFraction == nil && c.st.Shed == nil {
-		return errShedTiersAlone
-	}
-	return nil
 }
 
 // refresh expires settings and re-estimates tier shares when due; it returns

@@ -71,32 +71,32 @@ type State struct {
 	Now       time.Time    `json:"now"`
 }
 
-// MarshalJSON writes times as RFC 3339 in UTC so every reader agrees.
-func (s Setting) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		SetBy     string `json:"set_by"`
-		Reason    string `json:"reason"`
-		AndonID   string `json:"andon_id"`
-		SetAt     string `json:"set_at"`
-		ExpiresAt string `json:"expires_at"`
-	}{s.SetBy, s.Reason, s.AndonID, s.SetAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339)})
+// settingJSON is a Setting on the wire.
+type settingJSON struct {
+	SetBy     string `json:"set_by"`
+	Reason    string `json:"reason"`
+	AndonID   string `json:"andon_id"`
+	SetAt     string `json:"set_at"`
+	ExpiresAt string `json:"expires_at"`
 }
+
+func (s Setting) wire() settingJSON {
+	return settingJSON{s.SetBy, s.Reason, s.AndonID, utc(s.SetAt), utc(s.ExpiresAt)}
+}
+
+// utc prints t as RFC 3339 in UTC so every reader agrees.
+func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// MarshalJSON writes times as RFC 3339 in UTC.
+func (s Setting) MarshalJSON() ([]byte, error) { return json.Marshal(s.wire()) }
 
 // MarshalJSON flattens the embedded Setting next to fraction and tiers.
 func (s ShedSetting) MarshalJSON() ([]byte, error) {
-	inner, err := s.Setting.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	head, err := json.Marshal(struct {
+	return json.Marshal(struct {
 		Fraction float64 `json:"fraction"`
 		Tiers    []Tier  `json:"tiers"`
-	}{s.Fraction, s.Tiers})
-	if err != nil {
-		return nil, err
-	}
-	// {"fraction":..,"tiers":[..]} + {"set_by":..} → one object.
-	return append(append(head[:len(head)-1], ','), inner[1:]...), nil
+		settingJSON
+	}{s.Fraction, s.Tiers, s.Setting.wire()})
 }
 
 // MarshalJSON writes now as RFC 3339 in UTC.
@@ -106,7 +106,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 		RejectNew *Setting     `json:"reject_new"`
 		Drain     *Setting     `json:"drain"`
 		Now       string       `json:"now"`
-	}{s.Shed, s.RejectNew, s.Drain, s.Now.UTC().Format(time.RFC3339)})
+	}{s.Shed, s.RejectNew, s.Drain, utc(s.Now)})
 }
 
 // maxTextLen bounds reason, andon_id and set_by: they end up in logs and metrics readers.
@@ -118,7 +118,7 @@ type validated struct {
 	ttl time.Duration
 }
 
-// Validate checks u against the admission API contract and names the offending field.
+// validate checks u against the admission API contract and names the offending field.
 func (u Update) validate() (validated, error) {
 	v := validated{Update: u}
 	if f := u.ShedFraction; f != nil && (math.IsNaN(*f) || *f < 0 || *f > 1) {
@@ -137,9 +137,9 @@ func (u Update) validate() (validated, error) {
 			}
 		}
 	}
-	for name, s := range map[string]string{"reason": u.Reason, "andon_id": u.AndonID, "set_by": u.SetBy} {
-		if len(s) > maxTextLen {
-			return v, fmt.Errorf("%s: %d bytes is longer than the limit of %d", name, len(s), maxTextLen)
+	for _, f := range [...]struct{ name, s string }{{"reason", u.Reason}, {"andon_id", u.AndonID}, {"set_by", u.SetBy}} {
+		if len(f.s) > maxTextLen {
+			return v, fmt.Errorf("%s: %d bytes is longer than the limit of %d", f.name, len(f.s), maxTextLen)
 		}
 	}
 	turnsOn := (u.ShedFraction != nil && *u.ShedFraction > 0) || isTrue(u.RejectNew) || isTrue(u.Drain)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/andon-sre/andon/harness"
 	"github.com/andon-sre/andon/harness/fromrun"
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/promtest"
 )
 
@@ -58,7 +59,7 @@ func registerFromRun(app *kingpin.Application) {
 		if !*execute {
 			return nil
 		}
-		bin, err := promtest.FindPromtool()
+		bin, err := pinned.Path("promtool")
 		if err != nil {
 			return failure(err)
 		}

@@ -52,7 +52,7 @@ func registerLedger(app *kingpin.Application) {
 	f.add(trig)
 	var t andon.Trigger
 	var details []string
-	trig.Flag("type", "Failure type: operating_limit, slo_burn, test_failure, compilation_failure, non_determinism, missing_receipt, shacl_violation.").Required().StringVar((*string)(&t.Type))
+	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+".").Required().StringVar((*string)(&t.Type))
 	trig.Flag("sku", "Service or build the andon blocks.").Required().StringVar(&t.SKU)
 	trig.Flag("stage", "Stage where the failure was found.").StringVar(&t.Stage)
 	trig.Flag("detail", "Detail key=value (repeatable).").StringsVar(&details)

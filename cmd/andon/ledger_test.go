@@ -10,7 +10,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 )
 
-// run parses args like main does and returns the exit code it would use.
+// runLedgerCLI parses args like main does and returns the exit code it would use.
 func runLedgerCLI(t *testing.T, args ...string) int {
 	t.Helper()
 	code, _ := runLedgerCLIOut(t, args...)

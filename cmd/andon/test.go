@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/andon-sre/andon/bundle"
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/promtest"
 )
 
@@ -26,7 +27,7 @@ func registerTest(app *kingpin.Application) {
 		defer cleanup()
 		bin := *promtool
 		if bin == "" {
-			if bin, err = promtest.FindPromtool(); err != nil {
+			if bin, err = pinned.Path("promtool"); err != nil {
 				return failure(err)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -57,8 +56,9 @@ func main() {
 		AdminToken: *token,
 		Capacity: &server.Capacity{RatePerSecond: *rate, QueueCapacity: *queueCap, ErrorRatio: *errRatio,
 			MemoryGrowthBytesPerSecond: *memGrowth, MemoryLimitBytes: *memLimit},
-		Admission: admissionConfig(*maxConc, *admQueue, *admTimeout, *drainGrace, *drainDL),
-		Logger:    logger,
+		Admission: admission.Config{MaxConcurrency: *maxConc, QueueCapacity: *admQueue, QueueTimeout: *admTimeout,
+			DrainGrace: *drainGrace, DrainDeadline: *drainDL},
+		Logger: logger,
 	})
 	if err != nil {
 		fail(logger, "invalid configuration", err)
@@ -96,11 +96,6 @@ func main() {
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fail(logger, "server stopped", err)
 	}
-}
-
-func admissionConfig(maxConc, queue int, timeout, grace, deadline time.Duration) admission.Config {
-	return admission.Config{MaxConcurrency: maxConc, QueueCapacity: queue, QueueTimeout: timeout,
-		DrainGrace: grace, DrainDeadline: deadline}
 }
 
 func fail(logger *slog.Logger, msg string, err error) {

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andon-sre/andon/actuator/admission"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/internal/pinned"
 )
 
 // Bounds of the e2e assertions, from the demo spec and stack timings.
@@ -36,13 +38,10 @@ func stackConfig(t testing.TB) Config {
 	if os.Getenv("ANDON_E2E") == "" {
 		t.Skip("the closed-loop stack runs with ANDON_E2E=1 (make e2e), so `go test ./...` does not run it twice")
 	}
-	cfg := DefaultConfig(stackRepo(t), t.TempDir())
 	for _, tool := range []string{"prometheus", "alertmanager"} {
-		if _, err := os.Stat(filepath.Join(cfg.ToolsBin, tool)); err != nil {
-			t.Skipf("%s is not built in %s: run `make tools`", tool, cfg.ToolsBin)
-		}
+		pinned.Require(t, tool)
 	}
-	return cfg
+	return DefaultConfig(stackRepo(t), t.TempDir())
 }
 
 func startStack(t testing.TB, ctx context.Context) *Stack {
@@ -143,7 +142,7 @@ func TestE2E(t *testing.T) {
 func checkOneAndonBlocks(ctx context.Context, t *testing.T, s *Stack, when string) string {
 	t.Helper()
 	l := s.Ledger()
-	open, err := l.List(ctx, andon.Filter{SKU: s.Spec.Service, Status: andon.Status("open")})
+	open, err := l.List(ctx, andon.Filter{SKU: s.Spec.Service, Status: andon.StatusOpen})
 	g, gerr := l.Gate(ctx, s.Spec.Service, "deploy")
 	t.Logf("%s: %d open andon(s) for %s; gate proceed=%v with %d blocking", when, len(open), s.Spec.Service, g.Proceed, len(g.Blocking))
 	if err != nil || gerr != nil {
@@ -177,7 +176,7 @@ func failSafe(ctx context.Context, t *testing.T, s *Stack, w *Watcher, andonID s
 	deadline := time.Now().Add(s.cfg.ActionTTL + revertSlack + time.Second)
 	var reverted time.Time
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var st admissionState
+		var st admission.State
 		if err := getJSON(ctx, s.Server+"/admin/admission", s.cfg.Token, &st); err == nil && st.Shed == nil {
 			reverted = time.Now()
 			break

@@ -73,7 +73,7 @@ func demo(ctx context.Context, repo, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteReport(f, res, w.Events()); err != nil {
+	if err := WriteReport(f, res, w.Events(), s.red.threshold); err != nil {
 		f.Close()
 		return err
 	}

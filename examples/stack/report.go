@@ -30,9 +30,9 @@ type chartEvent struct {
 
 const chartW, chartH = 900.0, 220.0
 
-// WriteReport writes a self-contained HTML page: client p95 and error share per second, with the
-// alert and action timeline drawn over both, and the events as a table.
-func WriteReport(w io.Writer, res *harness.Result, events []Event) error {
+// WriteReport writes a self-contained HTML page: client p95 (with the red limit, in seconds) and
+// error share per second, with the alert and action timeline drawn over both, and the events as a table.
+func WriteReport(w io.Writer, res *harness.Result, events []Event, redP95 float64) error {
 	var p95, errShare []float64
 	for _, p := range res.Timeline {
 		p95 = append(p95, p.P95*1000)
@@ -47,7 +47,7 @@ func WriteReport(w io.Writer, res *harness.Result, events []Event) error {
 		dur = 1
 	}
 	charts := []chart{
-		plot("Client p95 latency (coordinated-omission corrected)", "ms", res.Timeline, p95, 280, dur, res.Start, events),
+		plot("Client p95 latency (coordinated-omission corrected)", "ms", res.Timeline, p95, redP95*1000, dur, res.Start, events),
 		plot("Client error share (shed and refused requests)", "%", res.Timeline, errShare, nan, dur, res.Start, events),
 	}
 	type row struct {

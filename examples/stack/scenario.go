@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/andon-sre/andon/harness"
+	"github.com/andon-sre/andon/limits"
 )
 
 var nan = math.NaN()
@@ -57,7 +58,11 @@ func (s *Stack) RunLoad(ctx context.Context, sc Scenario, w *Watcher, h Hooks) (
 			started <- time.Now()
 			go func() { _ = (&http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}).Serve(s.harnessL) }()
 		},
-		Thresholds: []harness.Threshold{{Metric: "latency_p95", Value: 0.28, Label: "red"}, {Metric: "latency_p95", Value: 0.15, Label: "yellow"}},
+	}
+	for _, l := range []limits.Level{limits.Red, limits.Yellow} {
+		if t := s.red.sig.Thresholds.Get(l); t != nil {
+			opts.Thresholds = append(opts.Thresholds, harness.Threshold{Metric: "latency_p95", Value: t.Value.Value, Label: string(l)})
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/andon-sre/andon/andon"
 	"github.com/andon-sre/andon/bundle"
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/rulegen"
 	"github.com/andon-sre/andon/webhook"
@@ -31,7 +32,6 @@ import (
 // Config sizes the stack. Defaults (DefaultConfig) let 2 cores push the server past capacity.
 type Config struct {
 	Repo      string // repository root (for go build and the spec)
-	ToolsBin  string // prometheus, alertmanager
 	Dir       string // work directory: configs, TSDB, ledger, logs
 	Spec      string // demo spec
 	Capacity  float64
@@ -44,11 +44,7 @@ type Config struct {
 
 // DefaultConfig is what the demo and the e2e test run.
 func DefaultConfig(repo, dir string) Config {
-	bin := os.Getenv("ANDON_TOOLS_BIN")
-	if bin == "" {
-		bin = filepath.Join(repo, ".cache", "bin")
-	}
-	return Config{Repo: repo, ToolsBin: bin, Dir: dir, Spec: filepath.Join(repo, "examples", "stack", "limits.yaml"),
+	return Config{Repo: repo, Dir: dir, Spec: filepath.Join(repo, "examples", "stack", "limits.yaml"),
 		Capacity: 100, QueueCap: 50, ActionTTL: 15 * time.Second, Repeat: 5 * time.Second, Token: "andon-demo-token"}
 }
 
@@ -64,6 +60,16 @@ type Stack struct {
 	harnessL net.Listener
 	wh       *webhookProc
 	Spec     *limits.Spec
+	red      redLatency
+}
+
+// redLatency is what the loop is about: the red alert of the demo spec's latency_p95 signal.
+type redLatency struct {
+	sig       *limits.Signal
+	alert     string  // its name
+	series    string  // the recorded p95 it compares, over the red level's short window
+	window    string  // that window, as series names print it
+	threshold float64 // seconds
 }
 
 // Start builds, generates and starts every component, and waits until each is ready.
@@ -74,10 +80,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Stop()
 		}
 	}()
-	for _, tool := range []string{"prometheus", "alertmanager"} {
-		if _, err := os.Stat(filepath.Join(cfg.ToolsBin, tool)); err != nil {
-			return nil, fmt.Errorf("%s not found in %s: run `make tools` (or set ANDON_TOOLS_BIN)", tool, cfg.ToolsBin)
-		}
+	promBin, err := pinned.Path("prometheus")
+	if err != nil {
+		return nil, err
+	}
+	amBin, err := pinned.Path("alertmanager")
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
@@ -113,10 +122,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.wh, err = startWebhook(s.webhookConfig(), ports[2]); err != nil {
 		return nil, err
 	}
-	am := s.command("alertmanager", filepath.Join(cfg.ToolsBin, "alertmanager"),
+	am := s.command("alertmanager", amBin,
 		"--config.file="+filepath.Join(cfg.Dir, "alertmanager.yml"), "--storage.path="+filepath.Join(cfg.Dir, "am"),
 		"--web.listen-address="+ports[1], "--cluster.listen-address=")
-	prom := s.command("prometheus", filepath.Join(cfg.ToolsBin, "prometheus"),
+	prom := s.command("prometheus", promBin,
 		"--config.file="+filepath.Join(cfg.Dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(cfg.Dir, "tsdb"),
 		"--web.listen-address="+ports[0])
 	for _, c := range []*exec.Cmd{am, prom} {
@@ -139,6 +148,13 @@ func (s *Stack) generate() error {
 		return fmt.Errorf("loading %s: %w", s.cfg.Spec, err)
 	}
 	s.Spec = spec
+	sig := spec.Signal("latency_p95")
+	if sig == nil || sig.Thresholds.Red == nil {
+		return fmt.Errorf("%s: the demo needs a latency_p95 signal with a red threshold", s.cfg.Spec)
+	}
+	short := spec.Levels.Red.Windows.Short.D()
+	s.red = redLatency{sig: sig, alert: spec.AlertName(sig, limits.Red), series: spec.QuantileSeries(sig, short),
+		window: limits.WindowName(short), threshold: sig.Thresholds.Red.Value.Value}
 	tokenFile := filepath.Join(s.cfg.Dir, "webhook-token")
 	if err := os.WriteFile(tokenFile, []byte(s.cfg.Token), 0o600); err != nil {
 		return err
@@ -166,7 +182,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(s.cfg.Dir, "prometheus.yml"), []byte(prom), 0o644); err != nil {
 		return err
 	}
-	snippet, err := os.ReadFile(filepath.Join(out, "alertmanager", spec.Service+".yaml"))
+	snippet, err := os.ReadFile(filepath.Join(out, bundle.AlertmanagerPath(spec)))
 	if err != nil {
 		return err
 	}
@@ -251,6 +267,9 @@ func (s *Stack) Stop() {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
+		if logf, ok := c.Stderr.(*os.File); ok {
+			_ = logf.Close()
+		}
 	}
 	s.procs = nil
 	if s.wh != nil {
@@ -312,8 +331,8 @@ func (s *Stack) startPrinting(c *exec.Cmd, prefix string) (string, error) {
 	}
 }
 
-// webhookProc is the receiver, run in-process: `andon webhook` had no CLI wiring when this was
-// written, and in-process it can be stopped and restarted on the same port and ledger.
+// webhookProc is the receiver, run in-process rather than as an `andon webhook` child: the
+// fail-safe test stops it and restarts it on the same port and ledger, and its config is built here.
 type webhookProc struct {
 	srv  *webhook.Server
 	http *http.Server

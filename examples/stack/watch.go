@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/andon-sre/andon/actuator/admission"
 	"github.com/andon-sre/andon/andon"
 )
 
@@ -47,29 +48,18 @@ type Snapshot struct {
 	AlertState string  // "", "pending", "firing" of the red latency alert
 	Notified   float64 // firing alerts the webhook recorded
 	Applied    float64 // actions the actuator applied
-	Admission  admissionState
+	Admission  admission.State
 	ShedByTier map[string]float64 // andon_admission_requests_total{result="shed"} by tier
 	Andons     []andon.Andon      // open andons of the service
 	Err        error
 }
 
-type admissionState struct {
-	Shed *struct {
-		Fraction  float64   `json:"fraction"`
-		Tiers     []int     `json:"tiers"`
-		SetAt     time.Time `json:"set_at"`
-		ExpiresAt time.Time `json:"expires_at"`
-	} `json:"shed"`
-}
-
 // Watcher polls the stack and records milestones once each (recovery and revert may repeat
 // after a new overload; Reset starts a new episode).
 type Watcher struct {
-	s         *Stack
-	alert     string
-	threshold float64
-	out       io.Writer
-	start     time.Time
+	s     *Stack
+	out   io.Writer
+	start time.Time
 
 	mu           sync.Mutex
 	notifiedBase float64 // firing alerts the webhook had recorded when the red alert went pending
@@ -80,7 +70,7 @@ type Watcher struct {
 
 // NewWatcher watches the red latency alert of the demo spec; events are printed to out as they happen.
 func NewWatcher(s *Stack, out io.Writer, start time.Time) *Watcher {
-	return &Watcher{s: s, alert: "McpserverLatencyP95Red", threshold: 0.28, out: out, start: start, seen: map[string]bool{}}
+	return &Watcher{s: s, out: out, start: start, seen: map[string]bool{}}
 }
 
 // Mark records an event the orchestrator caused (onset, recovery, webhook stop…).
@@ -145,17 +135,18 @@ func (w *Watcher) observe(sn Snapshot) {
 	if !w.seen[EvOnset] {
 		return
 	}
+	red := w.s.red
 	once := func(name string, cond bool, detail string) {
 		if cond && !w.seen[name] {
 			w.add(sn.At, name, detail)
 		}
 	}
-	once(EvCrossed, sn.P95 > w.threshold, fmt.Sprintf("p95 %s > red %s (5s window)", ms(sn.P95), ms(w.threshold)))
+	once(EvCrossed, sn.P95 > red.threshold, fmt.Sprintf("p95 %s > red %s (%s window)", ms(sn.P95), ms(red.threshold), red.window))
 	if !w.seen[EvPending] && (sn.AlertState == "pending" || sn.AlertState == "firing") {
 		w.notifiedBase = sn.Notified // other alerts (e.g. yellow at start-up) may have been delivered before
-		w.add(sn.At, EvPending, w.alert)
+		w.add(sn.At, EvPending, red.alert)
 	}
-	once(EvFiring, sn.AlertState == "firing", w.alert)
+	once(EvFiring, sn.AlertState == "firing", red.alert)
 	once(EvNotified, w.seen[EvPending] && sn.Notified > w.notifiedBase, "Alertmanager → andon webhook")
 	if len(sn.Andons) > 0 {
 		once(EvAndon, true, fmt.Sprintf("%s (%s, sku %s): gate blocked", sn.Andons[0].ID, sn.Andons[0].Type, sn.Andons[0].SKU))
@@ -163,8 +154,8 @@ func (w *Watcher) observe(sn Snapshot) {
 	if sh := sn.Admission.Shed; sh != nil && prev.Admission.Shed == nil {
 		w.add(sn.At, EvApplied, fmt.Sprintf("shed %.0f%% of tiers %v until %s unless renewed", sh.Fraction*100, sh.Tiers, sh.ExpiresAt.Format("15:04:05")))
 	}
-	if w.seen[EvApplied] && !w.seen[EvRecovered] && sn.P95 < w.threshold {
-		w.add(sn.At, EvRecovered, fmt.Sprintf("p95 %s < red %s; shed so far by tier: %s", ms(sn.P95), ms(w.threshold), tiers(sn.ShedByTier)))
+	if w.seen[EvApplied] && !w.seen[EvRecovered] && sn.P95 < red.threshold {
+		w.add(sn.At, EvRecovered, fmt.Sprintf("p95 %s < red %s; shed so far by tier: %s", ms(sn.P95), ms(red.threshold), tiers(sn.ShedByTier)))
 	}
 	if prev.Admission.Shed != nil && sn.Admission.Shed == nil {
 		w.add(sn.At, EvReverted, fmt.Sprintf("shed setting gone (expired at %s)", prev.Admission.Shed.ExpiresAt.Format("15:04:05.000")))
@@ -180,10 +171,10 @@ func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 			errs = append(errs, err)
 		}
 	}
-	v, err := s.query(ctx, `service:mcpserver_latency_p95:p95_rate5s`)
+	v, err := s.query(ctx, s.red.series)
 	keep(err)
 	sn.P95 = v
-	states, err := s.queryVector(ctx, `ALERTS{alertname="McpserverLatencyP95Red"}`)
+	states, err := s.queryVector(ctx, fmt.Sprintf("ALERTS{alertname=%q}", s.red.alert))
 	keep(err)
 	for _, smp := range states {
 		if st := string(smp.Metric["alertstate"]); sn.AlertState != "firing" {
@@ -195,7 +186,7 @@ func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 		keep(err)
 		sn.Notified = sum(fams, "andon_webhook_alerts_received_total", map[string]string{"status": "firing"})
 		sn.Applied = sum(fams, "andon_actions_total", map[string]string{"result": "applied"})
-		list, err := s.Ledger().List(ctx, andon.Filter{SKU: s.Spec.Service, Status: andon.Status("open")})
+		list, err := s.Ledger().List(ctx, andon.Filter{SKU: s.Spec.Service, Status: andon.StatusOpen})
 		keep(err)
 		sn.Andons = list
 	}

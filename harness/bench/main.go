@@ -24,11 +24,12 @@ import (
 	"time"
 
 	"github.com/andon-sre/andon/harness"
+	"github.com/andon-sre/andon/internal/pinned"
 )
 
 func main() {
 	serve := flag.Bool("serve", false, "internal: run the trivial endpoint and print its address")
-	vegeta := flag.String("vegeta", ".cache/bin/vegeta", "vegeta binary")
+	vegeta := flag.String("vegeta", "", "vegeta binary (default: the pinned one, $ANDON_TOOLS_BIN/vegeta, <repo>/.cache/bin/vegeta or PATH)")
 	rates := flag.String("rates", "2000,5000,10000,15000,20000,30000", "request rates to try, per second")
 	dur := flag.Duration("duration", 5*time.Second, "length of each attack")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the harness runs here")
@@ -108,7 +109,12 @@ func (r row) cpuPer1000() float64 {
 }
 
 func run(vegeta, rateList string, dur time.Duration) error {
-	if _, err := os.Stat(vegeta); err != nil {
+	if vegeta == "" {
+		var err error
+		if vegeta, err = pinned.Path("vegeta"); err != nil {
+			return fmt.Errorf("%w (`make bench-harness` builds vegeta)", err)
+		}
+	} else if _, err := os.Stat(vegeta); err != nil {
 		return fmt.Errorf("vegeta binary %s: %w (build it with `make bench-harness`)", vegeta, err)
 	}
 	exe, _ := os.Executable()

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/andon-sre/andon/harness"
+	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/promtest"
 )
@@ -123,7 +124,7 @@ mix:
 	if strings.Count(test, "exp_labels:") < 3 {
 		t.Errorf("want firing expectations for error ratio, latency and sessions; test:\n%s", test)
 	}
-	promtool, err := promtest.FindPromtool()
+	promtool, err := pinned.Path("promtool")
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)

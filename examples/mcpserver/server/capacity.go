@@ -129,11 +129,16 @@ func (m *capacityModel) errorRatio() float64 {
 func (m *capacityModel) state() CapacityState {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.stateLocked()
+}
+
+func (m *capacityModel) stateLocked() CapacityState {
 	return CapacityState{Capacity: m.cfg, QueueDepth: m.waiting, RetainedBytes: m.retBytes}
 }
 
 func (m *capacityModel) apply(u CapacityUpdate) (CapacityState, error) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	c := m.cfg
 	setIf(&c.RatePerSecond, u.RatePerSecond)
 	setIf(&c.QueueCapacity, u.QueueCapacity)
@@ -141,7 +146,6 @@ func (m *capacityModel) apply(u CapacityUpdate) (CapacityState, error) {
 	setIf(&c.MemoryGrowthBytesPerSecond, u.MemoryGrowthBytesPerSecond)
 	setIf(&c.MemoryLimitBytes, u.MemoryLimitBytes)
 	if err := c.Validate(); err != nil {
-		m.mu.Unlock()
 		return CapacityState{}, err
 	}
 	if c.RatePerSecond != m.cfg.RatePerSecond {
@@ -151,8 +155,7 @@ func (m *capacityModel) apply(u CapacityUpdate) (CapacityState, error) {
 	if u.ReleaseMemory {
 		m.retained, m.retBytes = nil, 0
 	}
-	m.mu.Unlock()
-	return m.state(), nil
+	return m.stateLocked(), nil
 }
 
 func setIf[T any](dst *T, src *T) {

@@ -24,9 +24,10 @@ import (
 	"github.com/andon-sre/andon/actuator/admission"
 )
 
-// StatelessVersion is the first protocol revision without sessions; POSTs that
-// carry it in MCP-Protocol-Version go to the stateless handler.
-const StatelessVersion = "2026-07-28"
+// StatelessVersion is the first protocol revision without sessions; requests that
+// carry it (or later) in MCP-Protocol-Version go to the stateless handler. It is the
+// admission middleware's boundary too, so reject_new and the dispatch agree on the era.
+const StatelessVersion = admission.MCPStatelessVersion
 
 // Config configures a Server. Zero values take the documented defaults.
 type Config struct {
@@ -51,7 +52,9 @@ type Server struct {
 	admission *admission.Controller
 	capacity  *capacityModel
 	http      *http.Server
-	handler   http.Handler
+	// handler is the mux itself: exporter-toolkit's web.Serve replaces http.Handler
+	// with its own wrapper (TLS, basic auth), which Handler must not return.
+	handler http.Handler
 
 	stopGrowth context.CancelFunc
 	closeOnce  sync.Once
@@ -64,6 +67,7 @@ type serverMetrics struct {
 	openConns    prometheus.Gauge
 	connsTotal   prometheus.Counter
 	connFailures prometheus.Counter
+	queueDepth   prometheus.Gauge
 }
 
 // durationBuckets start at 100µs so loopback latencies are resolved.
@@ -92,11 +96,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, reg: prometheus.NewRegistry()}
 	s.initMetrics()
-	queueDepth := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "mcp_server_queue_depth", Help: "Messages waiting in the capacity model's queue.",
-	})
-	s.reg.MustRegister(queueDepth)
-	s.capacity = newCapacityModel(capacity, queueDepth)
+	s.capacity = newCapacityModel(capacity, s.m.queueDepth)
 
 	ac := cfg.Admission
 	ac.Token = cfg.AdminToken
@@ -187,7 +187,10 @@ func (s *Server) initMetrics() {
 		Name: "mcp_server_connection_failures_total",
 		Help: "Requests refused by reject_new, drain, the admission queue or the capacity queue (shedding excluded).",
 	})
-	s.reg.MustRegister(s.m.duration, s.m.openConns, s.m.connsTotal, s.m.connFailures,
+	s.m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mcp_server_queue_depth", Help: "Messages waiting in the capacity model's queue.",
+	})
+	s.reg.MustRegister(s.m.duration, s.m.openConns, s.m.connsTotal, s.m.connFailures, s.m.queueDepth,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 }
 
