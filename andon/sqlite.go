@@ -318,6 +318,15 @@ func (s *SQLite) do(ctx context.Context, fn func(*wtx) error) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case <-s.done:
+		// The writer answers every op it took before it stops; an op queued
+		// after its last drain is never taken.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return fmt.Errorf("%w: store closed", ErrUnavailable)
+		}
 	}
 }
 
