@@ -52,9 +52,13 @@ $(AM_TOOLS) &: tools/alertmanager/go.mod tools/alertmanager/go.sum
 		github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
 	@touch $(AM_TOOLS)
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) -X github.com/prometheus/common/version.Revision=$(REVISION)
+
 build:
 	@mkdir -p $(TOOLS_BIN)
-	$(GO) build -o $(ANDON) ./cmd/andon
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(ANDON) ./cmd/andon
 
 ## check-generated: the committed bundles must be exactly what the generator writes now.
 check-generated: build

@@ -26,6 +26,9 @@ func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
 	app := kingpin.New("andon", "Run services inside their operating limits on Prometheus: specs → rules, alerts, dashboards, tests; alerts → actions and stop-the-line andons.")
+	if version.Version == "" {
+		version.Version = "dev" // `go run`/`go build` without the Makefile's -ldflags
+	}
 	app.Version(version.Print("andon"))
 	app.HelpFlag.Short('h')
 	logCfg := &promslog.Config{}
