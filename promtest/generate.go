@@ -68,9 +68,6 @@ func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
 		var err error
 		switch a.Kind {
 		case rulegen.AlertSignal:
-			if a.Signal.Kind == limits.KindLatency && a.Signal.Native {
-				continue // promtool's native histogram notation is out of scope; classic buckets are tested
-			}
 			groups, err = g.signalTests(a)
 		case rulegen.AlertBurn:
 			groups, err = g.burnTests(a)

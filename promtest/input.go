@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/andon-sre/andon/limits"
 )
 
 // phase is what the signal does during one sample interval of a synthetic input.
@@ -35,6 +37,28 @@ type inputSeries struct {
 	name   string
 	labels map[string]string
 	s      samples
+	native *nativeBuckets // set: a native histogram, and s is its observation count
+}
+
+// nativeBuckets are the buckets of a native histogram input with custom bounds (schema -53):
+// cum[i] is the cumulative count at bounds[i], the last one at +Inf.
+type nativeBuckets struct {
+	bounds []float64
+	cum    []samples
+}
+
+// trim keeps the samples up to index k (inclusive).
+func (in inputSeries) trim(k int) inputSeries {
+	k = min(k+1, len(in.s))
+	in.s = in.s[:k]
+	if in.native != nil {
+		nb := &nativeBuckets{bounds: in.native.bounds, cum: make([]samples, len(in.native.cum))}
+		for i, c := range in.native.cum {
+			nb.cum[i] = c[:k]
+		}
+		in.native = nb
+	}
+	return in
 }
 
 // String prints the series the way promtool reads it: name{labels}.
@@ -55,6 +79,9 @@ func (in inputSeries) String() string {
 // promtool's repeated addition reproduces every sample exactly (so a counter never appears to
 // reset through float noise); other samples are written out. Missing samples are _.
 func (in inputSeries) values() string {
+	if in.native != nil {
+		return in.native.values()
+	}
 	var out []string
 	s := in.s
 	for i := 0; i < len(s); {
@@ -88,6 +115,75 @@ func (in inputSeries) values() string {
 		i += n + 1
 	}
 	return strings.Join(out, " ")
+}
+
+// values prints the histograms in promtool's notation, {{h}}+{{inc}}xn wherever the bucket
+// increments repeat (whole counts, so the expansion is exact); missing samples are _.
+func (nb *nativeBuckets) values() string {
+	n := len(nb.cum[0])
+	gone := func(k int) bool { return math.IsNaN(nb.cum[0][k]) }
+	counts := func(k int) []float64 { // per bucket, not cumulative
+		out := make([]float64, len(nb.cum))
+		for i, c := range nb.cum {
+			out[i] = c[k]
+			if i > 0 {
+				out[i] -= nb.cum[i-1][k]
+			}
+		}
+		return out
+	}
+	inc := func(k int) []float64 { // counts(k+1) - counts(k)
+		a, b := counts(k), counts(k+1)
+		for i := range a {
+			b[i] -= a[i]
+		}
+		return b
+	}
+	var out []string
+	for i := 0; i < n; {
+		if gone(i) {
+			j := i
+			for j < n && gone(j) {
+				j++
+			}
+			out = append(out, fmt.Sprintf("_x%d", j-i))
+			i = j
+			continue
+		}
+		run := 0
+		if i+1 < n && !gone(i+1) {
+			step := inc(i)
+			for i+run+1 < n && !gone(i+run+1) && slices.Equal(inc(i+run), step) {
+				run++
+			}
+		}
+		if run < 2 {
+			out = append(out, nb.histogram(counts(i)))
+			i++
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s+%sx%d", nb.histogram(counts(i)), nb.histogram(inc(i)), run))
+		i += run + 1
+	}
+	return strings.Join(out, " ")
+}
+
+// histogram prints one native histogram with custom buckets. Its sum takes each observation at
+// its bucket's upper bound (the last finite bound for +Inf): histogram_quantile never reads it.
+func (nb *nativeBuckets) histogram(counts []float64) string {
+	var count, sum float64
+	cs := make([]string, len(counts))
+	for i, c := range counts {
+		count += c
+		sum += c * nb.bounds[min(i, len(nb.bounds)-1)]
+		cs[i] = exact(c)
+	}
+	bs := make([]string, len(nb.bounds))
+	for i, b := range nb.bounds {
+		bs[i] = limits.FormatNumber(b)
+	}
+	return fmt.Sprintf("{{schema:-53 sum:%s count:%s custom_values:[%s] buckets:[%s]}}",
+		exact(sum), exact(count), strings.Join(bs, " "), strings.Join(cs, " "))
 }
 
 // exact prints v so that it parses back to the same float.

@@ -403,8 +403,7 @@ func (g *generator) evalAt(t time.Duration) int { return int((t + g.tl.eval - 1)
 func trim(ins []inputSeries, k int) []inputSeries {
 	out := make([]inputSeries, len(ins))
 	for i, in := range ins {
-		in.s = in.s[:min(k+1, len(in.s))]
-		out[i] = in
+		out[i] = in.trim(k)
 	}
 	return out
 }

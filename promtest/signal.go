@@ -124,6 +124,7 @@ func buildSignal(tl timeline, spec *limits.Spec, sig *limits.Signal, group map[s
 		if err != nil {
 			return nil, err
 		}
+		native := &nativeBuckets{bounds: les[:len(les)-1]}
 		for i, le := range les {
 			incs := make([]float64, len(ps))
 			for k, p := range ps {
@@ -131,14 +132,27 @@ func buildSignal(tl timeline, spec *limits.Spec, sig *limits.Signal, group map[s
 					incs[k] = perInterval
 				}
 			}
-			s := counter(counterBase, incs)
+			s := mask(counter(counterBase, incs))
+			d.buckets = append(d.buckets, bucket{le: le, s: s})
+			native.cum = append(native.cum, s)
+			if sig.Native {
+				continue
+			}
 			lbls, err := seriesLabels(vs, group)
 			if err != nil {
 				return nil, err
 			}
 			lbls["le"] = limits.FormatNumber(le)
-			d.series = append(d.series, inputSeries{name: vs.Name + "_bucket", labels: lbls, s: mask(s)})
-			d.buckets = append(d.buckets, bucket{le: le, s: s})
+			d.series = append(d.series, inputSeries{name: vs.Name + "_bucket", labels: lbls, s: s})
+		}
+		if sig.Native {
+			// One native histogram series with the same buckets: histogram_quantile interpolates
+			// custom buckets linearly, as it does classic ones, so the simulation is the same.
+			lbls, err := seriesLabels(vs, group)
+			if err != nil {
+				return nil, err
+			}
+			d.series = append(d.series, inputSeries{name: vs.Name, labels: lbls, s: native.cum[len(les)-1], native: native})
 		}
 	case limits.KindGauge:
 		s := make(samples, len(ps))

@@ -2,10 +2,13 @@ package promtest
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 const s15 = 15 * time.Second
@@ -237,5 +240,59 @@ func TestSeriesString(t *testing.T) {
 	in := inputSeries{name: "http_requests_total", labels: map[string]string{"job": "a", "code": `5"x`}}
 	if got, want := in.String(), `http_requests_total{code="5\"x",job="a"}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestNativeValuesRoundTrip: native histogram inputs parse with Prometheus' own series notation
+// parser (the one promtool uses) back to the exact bucket counts, through runs and gaps.
+func TestNativeValuesRoundTrip(t *testing.T) {
+	nan := math.NaN()
+	ps := []phase{calm, calm, calm, calm, beyond, beyond, beyond, gone, gone, within, within, within, within, calm}
+	cum := make([]samples, 3) // bounds 1, 2 and +Inf
+	for i := range cum {
+		incs := make([]float64, len(ps))
+		for k, p := range ps {
+			if map[phase]int{calm: 0, within: 1, beyond: 2}[p] <= i {
+				incs[k] = 7
+			}
+		}
+		cum[i] = counter(1e6, incs)
+		for k, p := range ps {
+			if p == gone {
+				cum[i][k] = nan
+			}
+		}
+	}
+	in := inputSeries{name: "lat", s: cum[2], native: &nativeBuckets{bounds: []float64{1, 2}, cum: cum}}
+	enc := in.values()
+	if !strings.Contains(enc, "}}+{{") || !strings.Contains(enc, "_x2") {
+		t.Errorf("expected runs and a gap in %s", enc)
+	}
+	_, vals, err := parser.NewParser(parser.Options{}).ParseSeriesDesc("lat " + enc)
+	if err != nil {
+		t.Fatalf("%s: %v", enc, err)
+	}
+	if len(vals) != len(ps) {
+		t.Fatalf("%d samples, want %d: %s", len(vals), len(ps), enc)
+	}
+	for k, v := range vals {
+		if ps[k] == gone {
+			if !v.Omitted {
+				t.Errorf("sample %d: want omitted", k)
+			}
+			continue
+		}
+		h := v.Histogram
+		if h == nil || !h.UsesCustomBuckets() || !slices.Equal(h.CustomValues, []float64{1, 2}) {
+			t.Fatalf("sample %d: not a custom-bucket histogram with bounds [1 2]: %v", k, h)
+		}
+		var got []float64
+		for it := h.AllBucketIterator(); it.Next(); {
+			got = append(got, it.At().Count)
+		}
+		want := []float64{cum[0][k], cum[1][k] - cum[0][k], cum[2][k] - cum[1][k]}
+		if !slices.Equal(got, want) || h.Count != cum[2][k] {
+			t.Errorf("sample %d: buckets %v count %v, want %v count %v", k, got, h.Count, want, cum[2][k])
+		}
 	}
 }
