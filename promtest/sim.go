@@ -38,8 +38,8 @@ func (tl timeline) window(s samples, t, w time.Duration) []int {
 	return idx
 }
 
-// rate is Prometheus' extrapolatedRate for a counter without resets; ok is false with fewer
-// than two samples in the window.
+// rate is Prometheus' extrapolatedRate for a counter; ok is false with fewer than two samples in
+// the window. A drop is a counter reset (a restarted process): the value before it is added back.
 func (tl timeline) rate(s samples, t, w time.Duration) (float64, bool) {
 	idx := tl.window(s, t, w)
 	if len(idx) < 2 {
@@ -47,6 +47,11 @@ func (tl timeline) rate(s samples, t, w time.Duration) (float64, bool) {
 	}
 	first, last := idx[0], idx[len(idx)-1]
 	delta := s[last] - s[first]
+	for i := 1; i < len(idx); i++ {
+		if prev := s[idx[i-1]]; s[idx[i]] < prev {
+			delta += prev
+		}
+	}
 	firstT, lastT := secs(time.Duration(first)*tl.interval), secs(time.Duration(last)*tl.interval)
 	start, end := secs(t-w), secs(t)
 	sampled := lastT - firstT

@@ -37,6 +37,7 @@ func TestRate(t *testing.T) {
 		{"extrapolation to a window start inside 1.1 intervals keeps the rate", linear(1e6, 15, 10), time.Minute, 50 * time.Second, 1, true},
 		{"a counter from 0 is not extrapolated below zero", linear(0, 15, 10), 30 * time.Second, time.Minute, 0.5, true},
 		{"a gap at the start extrapolates half an interval", samples{nan, nan, 1e6, 1e6 + 15, 1e6 + 30}, time.Minute, time.Minute, 30 * (30 + 7.5) / 30 / 60, true},
+		{"a counter reset adds back the value before the drop", samples{1e6, 1e6 + 15, 1e6 + 30, 15, 30}, time.Minute, time.Minute, 1, true},
 		{"a flat counter has rate 0", linear(5, 0, 10), time.Minute, time.Minute, 0, true},
 		{"one sample in the window is no rate", linear(1e6, 15, 10), time.Minute, 15 * time.Second, 0, false},
 		{"no samples is no rate", samples{nan, nan, nan}, 30 * time.Second, time.Minute, 0, false},
