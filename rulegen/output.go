@@ -15,7 +15,9 @@ import (
 // RulesYAML renders the rule groups as a Prometheus rule file. Every expression was already
 // re-parsed when it was built; CheckRules does the full load Prometheus does.
 func (r *Result) RulesYAML() ([]byte, error) {
-	return marshal(header(r), rulefmt.RuleGroups{Groups: r.Groups})
+	e := newEmitter(header(r), renderedSize(r.Groups, 0))
+	e.groups(0, r.Groups)
+	return e.bytes()
 }
 
 // CheckRules loads a rendered rule file with rulefmt, the parser Prometheus itself loads rule
@@ -30,24 +32,35 @@ func CheckRules(rules []byte) error {
 
 // PrometheusRuleYAML renders the rule groups as a prometheus-operator PrometheusRule resource.
 func (r *Result) PrometheusRuleYAML() ([]byte, error) {
-	type meta struct {
-		Name   string            `yaml:"name"`
-		Labels map[string]string `yaml:"labels"`
+	e := newEmitter(header(r), renderedSize(r.Groups, 2))
+	e.raw(0, "apiVersion", "monitoring.coreos.com/v1")
+	e.raw(0, "kind", "PrometheusRule")
+	e.key(0, "metadata")
+	e.b = append(e.b, '\n')
+	e.str(2, "name", "andon-"+r.Spec.Service)
+	e.strMap(2, "labels", map[string]string{"app.kubernetes.io/managed-by": "andon", "service": r.Spec.Service})
+	e.key(0, "spec")
+	e.b = append(e.b, '\n')
+	e.groups(2, r.Groups)
+	return e.bytes()
+}
+
+// renderedSize estimates the bytes of the rendered groups at indent n, so the buffer is
+// allocated once.
+func renderedSize(gs []rulefmt.RuleGroup, n int) int {
+	size := 64
+	for _, g := range gs {
+		size += 64 + len(g.Name)
+		for _, r := range g.Rules {
+			size += 48 + 4*n + len(r.Record) + len(r.Alert) + len(r.Expr)
+			for _, m := range []map[string]string{r.Labels, r.Annotations} {
+				for k, v := range m {
+					size += 24 + n + len(k) + len(v)
+				}
+			}
+		}
 	}
-	type spec struct {
-		Groups []rulefmt.RuleGroup `yaml:"groups"`
-	}
-	type resource struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
-		Metadata   meta   `yaml:"metadata"`
-		Spec       spec   `yaml:"spec"`
-	}
-	return marshal(header(r), resource{
-		APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule",
-		Metadata: meta{Name: "andon-" + r.Spec.Service, Labels: map[string]string{"app.kubernetes.io/managed-by": "andon", "service": r.Spec.Service}},
-		Spec:     spec{Groups: r.Groups},
-	})
+	return size
 }
 
 func header(r *Result) string {

@@ -35,8 +35,8 @@ func loadExample(t testing.TB, name string) *limits.Spec {
 	return spec
 }
 
-// outputs renders every output of rulegen for spec, by golden file suffix.
-func outputs(t testing.TB, spec *limits.Spec) map[string][]byte {
+// generateRules generates spec's rules and renders the rule file.
+func generateRules(t testing.TB, spec *limits.Spec) (*Result, []byte) {
 	t.Helper()
 	res, err := Generate(spec)
 	if err != nil {
@@ -46,6 +46,13 @@ func outputs(t testing.TB, spec *limits.Spec) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res, rules
+}
+
+// outputs renders every output of rulegen for spec, by golden file suffix.
+func outputs(t testing.TB, spec *limits.Spec) map[string][]byte {
+	t.Helper()
+	res, rules := generateRules(t, spec)
 	if err := CheckRules(rules); err != nil {
 		t.Fatal(err)
 	}

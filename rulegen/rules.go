@@ -53,7 +53,7 @@ func GroupName(spec *limits.Spec, part string) string { return "andon:" + spec.S
 
 // Generate compiles spec into rule groups. It never mutates spec.
 func Generate(spec *limits.Spec) (*Result, error) {
-	g := &gen{spec: spec, res: &Result{Spec: spec}, recorded: map[string]bool{}}
+	g := &gen{spec: spec, res: &Result{Spec: spec}, recorded: map[string]bool{}, selectors: map[string]*parser.VectorSelector{}}
 	for _, step := range []func() error{g.signals, g.slo, g.limitsInfo} {
 		if err := step(); err != nil {
 			return nil, err
@@ -63,10 +63,11 @@ func Generate(spec *limits.Spec) (*Result, error) {
 }
 
 type gen struct {
-	spec     *limits.Spec
-	res      *Result
-	cur      *rulefmt.RuleGroup
-	recorded map[string]bool
+	spec      *limits.Spec
+	res       *Result
+	cur       *rulefmt.RuleGroup
+	recorded  map[string]bool
+	selectors map[string]*parser.VectorSelector // by metric reference: each is parsed once
 }
 
 func (g *gen) group(part string, interval time.Duration) {
@@ -77,7 +78,10 @@ func (g *gen) group(part string, interval time.Duration) {
 // record adds a recording rule of series name{service, extra…} once; the same series may be
 // needed by several levels, and the info series share a name told apart by extra labels.
 func (g *gen) record(name string, e parser.Expr, extra map[string]string) error {
-	key := name + labels.FromMap(extra).String()
+	key := name
+	if extra != nil {
+		key += labels.FromMap(extra).String()
+	}
 	if g.recorded[key] {
 		return nil
 	}
@@ -86,7 +90,8 @@ func (g *gen) record(name string, e parser.Expr, extra map[string]string) error 
 	if err != nil {
 		return err
 	}
-	lbls := map[string]string{limits.LabelService: g.spec.Service}
+	lbls := make(map[string]string, 1+len(extra))
+	lbls[limits.LabelService] = g.spec.Service
 	for k, v := range extra {
 		lbls[k] = v
 	}
@@ -143,8 +148,14 @@ func (g *gen) windows(sig *limits.Signal) []time.Duration {
 
 func (g *gen) by() []string { return slices.Clone(g.spec.GroupBy) }
 
+// selector is the parsed metric reference with the spec's selector added. The AST nodes built
+// from it share it and never change it.
 func (g *gen) selector(ref string) *parser.VectorSelector {
+	if vs, ok := g.selectors[ref]; ok {
+		return vs
+	}
 	vs, _ := g.spec.MetricSelector(ref) // validated by limits.Load
+	g.selectors[ref] = vs
 	return vs
 }
 

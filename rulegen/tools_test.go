@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/internal/pinned"
+	"github.com/andon-sre/andon/limits"
 )
 
 func run(t *testing.T, ctx context.Context, bin string, args ...string) {
@@ -31,10 +32,14 @@ func TestPromtoolCheckRules(t *testing.T) {
 	promtool := pinned.Require(t, "promtool")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, ex := range examples {
-		t.Run(ex, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), ex+".rules.yaml")
-			if err := os.WriteFile(path, outputs(t, loadExample(t, ex))["rules.yaml"], 0o644); err != nil {
+	for _, spec := range emitSpecs {
+		t.Run(spec, func(t *testing.T) {
+			s, _, err := limits.Load(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "rules.yaml")
+			if err := os.WriteFile(path, outputs(t, s)["rules.yaml"], 0o644); err != nil {
 				t.Fatal(err)
 			}
 			run(t, ctx, promtool, "check", "rules", path)
