@@ -2,17 +2,21 @@ package rulegen
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/andon-sre/andon/limits"
 )
 
 // Small typed builders over the PromQL AST. Every expression rulegen emits is built here, printed
-// by the parser's own printer and parsed again before it is written.
+// by the parser's own printer and parsed again (parseBack) before it is written.
 
 var promParser = parser.NewParser(parser.Options{})
 
@@ -80,11 +84,33 @@ func compare(d limits.Direction, a parser.Expr, v float64) parser.Expr {
 	return bin(op, a, num(v))
 }
 
-// render prints e and parses it back, so nothing unparsable is ever written.
-func render(e parser.Expr) (string, error) {
-	s := e.String()
-	if _, err := promParser.ParseExpr(s); err != nil {
-		return "", fmt.Errorf("internal error: generated PromQL does not parse: %q: %w", s, err)
+// parseBack parses every expression of the rule groups, so nothing unparsable is ever written.
+// Parsing is most of Generate's time and each expression parses alone, so it runs on every
+// core; the first failure in rule order is reported.
+func parseBack(groups []rulefmt.RuleGroup) error {
+	var rules []*rulefmt.Rule
+	for gi := range groups {
+		for ri := range groups[gi].Rules {
+			rules = append(rules, &groups[gi].Rules[ri])
+		}
 	}
-	return s, nil
+	errs := make([]error, len(rules))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rules)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(rules); i = int(next.Add(1)) - 1 {
+				if _, err := promParser.ParseExpr(rules[i].Expr); err != nil {
+					errs[i] = fmt.Errorf("internal error: generated PromQL of %s%s does not parse: %q: %w", rules[i].Record, rules[i].Alert, rules[i].Expr, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -208,3 +208,21 @@ func TestGenerateDoesNotMutateSpec(t *testing.T) {
 		t.Errorf("Generate changed the spec")
 	}
 }
+
+// parseBack is the proof that every expression parses: it must name the first bad rule.
+func TestParseBackRejectsUnparsablePromQL(t *testing.T) {
+	res, err := Generate(loadExample(t, "erlmcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parseBack(res.Groups); err != nil {
+		t.Fatal(err)
+	}
+	rules := res.Groups[len(res.Groups)-1].Rules
+	rules[len(rules)-1].Expr = "sum(rate(x[5m])"
+	rules[0].Expr = "up ==="
+	err = parseBack(res.Groups)
+	if err == nil || !strings.Contains(err.Error(), rules[0].Record+rules[0].Alert) || !strings.Contains(err.Error(), `"up ==="`) {
+		t.Errorf("parseBack error %v, want one naming %s and its expression", err, rules[0].Record)
+	}
+}

@@ -54,10 +54,13 @@ func GroupName(spec *limits.Spec, part string) string { return "andon:" + spec.S
 // Generate compiles spec into rule groups. It never mutates spec.
 func Generate(spec *limits.Spec) (*Result, error) {
 	g := &gen{spec: spec, res: &Result{Spec: spec}, recorded: map[string]bool{}, selectors: map[string]*parser.VectorSelector{}}
-	for _, step := range []func() error{g.signals, g.slo, g.limitsInfo} {
-		if err := step(); err != nil {
-			return nil, err
-		}
+	if err := g.signals(); err != nil {
+		return nil, err
+	}
+	g.slo()
+	g.limitsInfo()
+	if err := parseBack(g.res.Groups); err != nil {
+		return nil, err
 	}
 	return g.res, nil
 }
@@ -77,38 +80,28 @@ func (g *gen) group(part string, interval time.Duration) {
 
 // record adds a recording rule of series name{service, extra…} once; the same series may be
 // needed by several levels, and the info series share a name told apart by extra labels.
-func (g *gen) record(name string, e parser.Expr, extra map[string]string) error {
+func (g *gen) record(name string, e parser.Expr, extra map[string]string) {
 	key := name
 	if extra != nil {
 		key += labels.FromMap(extra).String()
 	}
 	if g.recorded[key] {
-		return nil
+		return
 	}
 	g.recorded[key] = true
-	s, err := render(e)
-	if err != nil {
-		return err
-	}
 	lbls := make(map[string]string, 1+len(extra))
 	lbls[limits.LabelService] = g.spec.Service
 	for k, v := range extra {
 		lbls[k] = v
 	}
-	g.cur.Rules = append(g.cur.Rules, rulefmt.Rule{Record: name, Expr: s, Labels: lbls})
-	return nil
+	g.cur.Rules = append(g.cur.Rules, rulefmt.Rule{Record: name, Expr: e.String(), Labels: lbls})
 }
 
-func (g *gen) alert(a Alert, e parser.Expr) error {
-	s, err := render(e)
-	if err != nil {
-		return err
-	}
-	a.Rule.Alert, a.Rule.Expr = a.Name, s
+func (g *gen) alert(a Alert, e parser.Expr) {
+	a.Rule.Alert, a.Rule.Expr = a.Name, e.String()
 	a.Rule.For, a.Rule.KeepFiringFor = model.Duration(a.For), model.Duration(a.KeepFiringFor)
 	g.cur.Rules = append(g.cur.Rules, a.Rule)
 	g.res.Alerts = append(g.res.Alerts, a)
-	return nil
 }
 
 // signals: recording rules per signal and window, then one alert per signal × level, then the
@@ -124,12 +117,11 @@ func (g *gen) signals() error {
 	}
 	for _, sig := range g.spec.Signals {
 		for _, l := range sig.Levels() {
-			if err := g.signalAlert(sig, l, sig.Thresholds.Get(l)); err != nil {
-				return err
-			}
+			g.signalAlert(sig, l, sig.Thresholds.Get(l))
 		}
 	}
-	return g.noData()
+	g.noData()
+	return nil
 }
 
 // windows lists the rate windows a signal is recorded over (none for gauges and growth).
@@ -163,11 +155,11 @@ func (g *gen) recordSignal(sig *limits.Signal, w time.Duration) error {
 	s := g.spec
 	switch sig.Kind {
 	case limits.KindRatio:
-		return g.recordRatio(sig, w)
+		g.recordRatio(sig, w)
 	case limits.KindLatency:
-		return g.record(s.QuantileSeries(sig, w), g.quantileExpr(sig, w), nil)
+		g.record(s.QuantileSeries(sig, w), g.quantileExpr(sig, w), nil)
 	case limits.KindGauge:
-		return g.record(s.GaugeSeries(sig), aggr(sig.Aggregate, g.selector(sig.Metric), g.by()), nil)
+		g.record(s.GaugeSeries(sig), aggr(sig.Aggregate, g.selector(sig.Metric), g.by()), nil)
 	case limits.KindRate:
 		e := aggr(sig.Aggregate, rangeFn("rate", g.selector(sig.Metric), w), g.by())
 		switch sig.Unit {
@@ -176,28 +168,26 @@ func (g *gen) recordSignal(sig *limits.Signal, w time.Duration) error {
 		case limits.UnitRatio:
 			e = bin(parser.DIV, e, num(sig.Cores))
 		}
-		return g.record(s.RateSeries(sig, w), e, nil)
+		g.record(s.RateSeries(sig, w), e, nil)
 	case limits.KindGrowth:
-		return g.record(s.GrowthSeries(sig), aggr(sig.Aggregate, rangeFn("deriv", g.selector(sig.Metric), sig.Window.D()), g.by()), nil)
+		g.record(s.GrowthSeries(sig), aggr(sig.Aggregate, rangeFn("deriv", g.selector(sig.Metric), sig.Window.D()), g.by()), nil)
+	default:
+		return fmt.Errorf("signal %s: unknown kind %q", sig.Name, sig.Kind)
 	}
-	return fmt.Errorf("signal %s: unknown kind %q", sig.Name, sig.Kind)
+	return nil
 }
 
 // recordRatio records errors and total rates and their ratio. A service with no error series
 // yet has a ratio of 0, not no data; no traffic gives no ratio instead of NaN.
-func (g *gen) recordRatio(sig *limits.Signal, w time.Duration) error {
+func (g *gen) recordRatio(sig *limits.Signal, w time.Duration) {
 	s := g.spec
 	errs := aggr("sum", rangeFn("rate", g.selector(sig.Errors), w), g.by())
 	total := aggr("sum", rangeFn("rate", g.selector(sig.Total), w), g.by())
-	if err := g.record(s.ErrorsRateSeries(sig, w), errs, nil); err != nil {
-		return err
-	}
-	if err := g.record(s.TotalRateSeries(sig, w), total, nil); err != nil {
-		return err
-	}
+	g.record(s.ErrorsRateSeries(sig, w), errs, nil)
+	g.record(s.TotalRateSeries(sig, w), total, nil)
 	errsOrZero := paren(bin(parser.LOR, errs, bin(parser.MUL, total, num(0))))
 	ratio := bin(parser.DIV, errsOrZero, paren(bin(parser.GTR, total, num(0))))
-	return g.record(s.RatioSeries(sig, w), ratio, nil)
+	g.record(s.RatioSeries(sig, w), ratio, nil)
 }
 
 func (g *gen) quantileExpr(sig *limits.Signal, w time.Duration) parser.Expr {
@@ -208,7 +198,7 @@ func (g *gen) quantileExpr(sig *limits.Signal, w time.Duration) parser.Expr {
 	return call("histogram_quantile", num(sig.Quantile), aggr("sum", rangeFn("rate", g.histogramSelector(sig), w), by))
 }
 
-func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshold) error {
+func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshold) {
 	s, ls := g.spec, g.spec.Levels.Get(l)
 	a := Alert{Kind: AlertSignal, Name: s.AlertName(sig, l), Signal: sig, Level: l, Threshold: t.Value.Value,
 		For: s.For(sig, l), KeepFiringFor: s.KeepFiringFor(sig, l)}
@@ -234,14 +224,14 @@ func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshol
 	a.Rule.Annotations["description"] = fmt.Sprintf("%s Now %s%s (%s limit %s, held for %s). %s",
 		firstNonEmpty(sig.Description, "The signal "+sig.Name+"."), humanValue(sig), g.where(), l,
 		limits.FormatThreshold(sig, t.Value.Value), model.Duration(a.For), actionSentence(ls.Actions))
-	return g.alert(a, e)
+	g.alert(a, e)
 }
 
 // noData: the targets are down, or the series a signal needs are gone.
-func (g *gen) noData() error {
+func (g *gen) noData() {
 	s, nd := g.spec, g.spec.NoData
 	if nd.Disabled {
-		return nil
+		return
 	}
 	ls := s.Levels.Get(nd.Level)
 	up := g.selector("up")
@@ -250,9 +240,7 @@ func (g *gen) noData() error {
 		Annotations: g.annotations(down.Name, nd.Actions, limits.AndonTypeOperatingLimit)}
 	down.Rule.Annotations["summary"] = fmt.Sprintf("A scrape target of %s is down.", s.Service)
 	down.Rule.Annotations["description"] = fmt.Sprintf("Prometheus cannot scrape %s{{ with $labels.instance }} on {{ . }}{{ end }}: every signal of this target is blind. %s", s.Service, actionSentence(nd.Actions))
-	if err := g.alert(down, bin(parser.EQLC, up, num(0))); err != nil {
-		return err
-	}
+	g.alert(down, bin(parser.EQLC, up, num(0)))
 	seen := map[string]bool{}
 	for _, sig := range s.Signals {
 		vs := g.rawSelector(sig)
@@ -267,11 +255,8 @@ func (g *gen) noData() error {
 		a.Rule = rulefmt.Rule{Labels: lbls, Annotations: g.annotations(a.Name, nd.Actions, limits.AndonTypeOperatingLimit)}
 		a.Rule.Annotations["summary"] = fmt.Sprintf("%s has no %s series.", s.Service, vs.Name)
 		a.Rule.Annotations["description"] = fmt.Sprintf("No series match %s: signal %s cannot be judged, so its limits are not enforced. Check the exporter and the selector. %s", key, sig.Name, actionSentence(nd.Actions))
-		if err := g.alert(a, call("absent", vs)); err != nil {
-			return err
-		}
+		g.alert(a, call("absent", vs))
 	}
-	return nil
 }
 
 // rawSelector is the raw series a signal is computed from; its absence is an alert of its own.

@@ -18,10 +18,10 @@ const PeriodGroupInterval = 5 * time.Minute
 
 // slo: the error ratio and burn rate over every window of the multiwindow, multi-burn-rate alerts
 // (SRE Workbook, chapter 5), and one alert per window pair.
-func (g *gen) slo() error {
+func (g *gen) slo() {
 	s := g.spec
 	if s.SLO == nil {
-		return nil
+		return
 	}
 	sig := s.Signal(s.SLO.Signal)
 	budget := s.SLO.Budget()
@@ -32,24 +32,17 @@ func (g *gen) slo() error {
 	}
 	slices.Sort(ws)
 	for _, w := range slices.Compact(ws) {
-		if err := g.recordRatio(sig, w); err != nil {
-			return err
-		}
-		burn := bin(parser.DIV, sel(s.RatioSeries(sig, w)), num(budget))
-		if err := g.record(s.BurnRateSeries(w), burn, nil); err != nil {
-			return err
-		}
+		g.recordRatio(sig, w)
+		g.record(s.BurnRateSeries(w), bin(parser.DIV, sel(s.RatioSeries(sig, w)), num(budget)), nil)
 	}
 	for i := range s.SLO.Windows {
-		if err := g.burnAlert(sig, &s.SLO.Windows[i], budget); err != nil {
-			return err
-		}
+		g.burnAlert(sig, &s.SLO.Windows[i], budget)
 	}
 	g.group("slo-period", PeriodGroupInterval)
-	return g.recordRatio(sig, s.SLO.Period.D())
+	g.recordRatio(sig, s.SLO.Period.D())
 }
 
-func (g *gen) burnAlert(sig *limits.Signal, w *limits.BurnWindow, budget float64) error {
+func (g *gen) burnAlert(sig *limits.Signal, w *limits.BurnWindow, budget float64) {
 	s := g.spec
 	factor := w.Factor(s.SLO.Period.D())
 	a := Alert{Kind: AlertBurn, Name: s.BurnAlertName(), Signal: sig, Level: w.Level, Threshold: factor, Burn: w, For: w.For.D()}
@@ -63,12 +56,12 @@ func (g *gen) burnAlert(sig *limits.Signal, w *limits.BurnWindow, budget float64
 	a.Rule.Annotations["description"] = fmt.Sprintf("Burn rate {{ $value | humanize }}×%s over %s (confirmed over %s); at %s× the %s budget of objective %s loses %s of itself in %s. %s",
 		g.where(), model.Duration(w.Long.D()), model.Duration(w.Short.D()), limits.FormatNumber(factor), model.Duration(s.SLO.Period.D()),
 		s.SLO.Objective.Raw, w.BudgetConsumed.Raw, model.Duration(w.Long.D()), actionSentence(w.Actions))
-	return g.alert(a, bin(parser.LAND, bin(parser.LAND, long, short), guard))
+	g.alert(a, bin(parser.LAND, bin(parser.LAND, long, short), guard))
 }
 
 // limitsInfo exposes the limits themselves as series, so dashboards draw thresholds from data
 // and a change of limits shows up in Prometheus.
-func (g *gen) limitsInfo() error {
+func (g *gen) limitsInfo() {
 	s := g.spec
 	g.group("limits", time.Minute)
 	for _, sig := range s.Signals {
@@ -76,13 +69,10 @@ func (g *gen) limitsInfo() error {
 			t := sig.Thresholds.Get(l)
 			lbls := map[string]string{limits.LabelSignal: sig.Name, limits.LabelLevel: string(l),
 				limits.LabelDirection: string(sig.Direction), limits.LabelUnit: string(sig.Unit)}
-			if err := g.record(limits.ThresholdSeries, call("vector", num(t.Value.Value)), lbls); err != nil {
-				return err
-			}
+			g.record(limits.ThresholdSeries, call("vector", num(t.Value.Value)), lbls)
 		}
 	}
 	if s.SLO != nil {
-		return g.record(limits.ObjectiveSeries, call("vector", num(s.SLO.Objective.Value)), map[string]string{limits.LabelSignal: s.SLO.Signal})
+		g.record(limits.ObjectiveSeries, call("vector", num(s.SLO.Objective.Value)), map[string]string{limits.LabelSignal: s.SLO.Signal})
 	}
-	return nil
 }
