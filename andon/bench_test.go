@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,4 +58,40 @@ func BenchmarkConcurrentTriggers(b *testing.B) {
 		worst = max(worst, time.Since(t0))
 	}
 	b.ReportMetric(worst.Seconds(), "worst_s/1000_triggers")
+}
+
+// BenchmarkStoreIngest: the store alone (no HTTP, no JSON decoding), 10-alert
+// notifications from 8 concurrent callers, every alert asking for an andon
+// as the webhook's do: what the single writer and the checkpointer cost.
+func BenchmarkStoreIngest(b *testing.B) {
+	l, _ := openTest(b)
+	ctx := context.Background()
+	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	ns := make([]Notification, b.N)
+	for i := range ns {
+		n := Notification{Receiver: "andon", GroupKey: fmt.Sprint(i), ReceivedAt: start}
+		for j := range 10 {
+			n.Alerts = append(n.Alerts, AlertEvent{Key: fmt.Sprintf("%064x:%016x:%s", i, j, start.Format(time.RFC3339Nano)), Status: "firing",
+				Fingerprint: fmt.Sprintf("%016x", j), StartsAt: start,
+				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red", "severity": "critical", "action": "page,andon", "instance": fmt.Sprint("i", j)},
+				Annotations: map[string]string{"summary": "errors above 0.5%", "andon_type": "operating_limit"},
+				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+		}
+		ns[i] = n
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range 8 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if _, err := l.Ingest(ctx, ns[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
 }

@@ -3,13 +3,17 @@ package andon
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
 )
@@ -66,92 +70,61 @@ var migrations = []string{
 	CREATE INDEX actions_service ON actions(service, id);`,
 }
 
-// The writer's statements, prepared once at open.
-const (
-	qSavepoint    = `SAVEPOINT op`
-	qRollbackTo   = `ROLLBACK TO op`
-	qRelease      = `RELEASE op`
-	qOpenByOrigin = andonSelect + ` WHERE origin = ? AND status = 'open' AND origin != ''` // matches the partial index
-	qAndonByID    = andonSelect + ` WHERE id = ?`
-	qInsertAndon  = `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES (?,?,?,?,?,?,?,?)`
-	qSkuOpened    = `INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES (?, 1, ?, 0)
-		ON CONFLICT(sku) DO UPDATE SET blocked_since_ms = CASE WHEN open_count = 0 THEN excluded.blocked_since_ms ELSE blocked_since_ms END,
-		open_count = open_count + 1`
-	qLastReceipt   = `SELECT seq, body FROM receipts ORDER BY seq DESC LIMIT 1`
-	qInsertReceipt = `INSERT INTO receipts (seq, andon_id, body) VALUES (?,?,?)`
-	qResolve       = `UPDATE andons SET status = 'resolved', resolved_ms = ?, root_cause = ?, fix_applied = ?, prevention_added = ?, resolver = ? WHERE id = ? AND status = 'open'`
-	qSkuResolved   = `UPDATE skus SET open_count = open_count - 1,
-			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN max(0, ? - blocked_since_ms) ELSE 0 END WHERE sku = ?`
-	qAlertSeen    = `SELECT andon_id FROM alerts WHERE key = ? AND status = ?`
-	qInsertAlert  = `INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id) VALUES (?,?,?,?,?,?,?,?,?,?)`
-	qInsertAction = `INSERT INTO actions (ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail) VALUES (?,?,?,?,?,?,?,?,?,?)`
-)
-
-var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qOpenByOrigin, qAndonByID, qInsertAndon, qSkuOpened, qLastReceipt, qInsertReceipt, qResolve, qSkuResolved, qAlertSeen, qInsertAlert, qInsertAction}
-
 // SQLite is the embedded Store. Writes go through one connection owned by a
 // single goroutine that commits whatever is queued as one transaction (group
 // commit); each write runs in its own savepoint so one failing write does not
 // undo the others. WAL with synchronous=NORMAL: a committed transaction
 // survives a crash of the process (not necessarily a power loss).
 type SQLite struct {
-	write *sql.DB
-	read  *sql.DB
-	ops   chan writeOp
-	stmts map[string]*sql.Stmt // prepared once on the single writer connection
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	write        *sql.DB // two connections: the writer's and the checkpointer's
+	read         *sql.DB
+	ops          chan writeOp
+	checkpoint   chan struct{} // the writer committed: WAL to copy back
+	stop         chan struct{}
+	done         chan struct{} // the writer has stopped
+	checkpointed chan struct{} // the checkpointer has stopped
+	ckptMu       sync.Mutex    // one checkpoint at a time: the checkpointer's or the writer's
+	walFrames    atomic.Int64  // WAL frames at the last checkpoint
+	walBacklog   atomic.Int64  // of which not copied into the database file
+	rewindFrames int64         // walRewindFrames; tests lower it
+	once         sync.Once
 }
-
-type writeOp struct {
-	fn   func(*wtx) error
-	done chan error
-}
-
-const maxBatch = 512
 
 // OpenSQLite opens (creating and migrating if needed) the database file at path.
-func OpenSQLite(path string) (*SQLite, error) {
+func OpenSQLite(path string) (*SQLite, error) { return openSQLite(path, walRewindFrames) }
+
+func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no database path: pass --db PATH", ErrInvalid)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"}
+	wq := url.Values{"_txlock": {"immediate"}, "_pragma": append(slices.Clip(pragmas),
+		"wal_autocheckpoint(0)", // the checkpointer goroutine does it, off the writer's path
+	)}
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
+	w.SetMaxOpenConns(2)
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w (is it an andon database and writable?)", path, err)
 	}
-	q.Add("_pragma", "query_only(1)")
-	q.Del("_txlock")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	rq := url.Values{"_pragma": append(pragmas, "query_only(1)")}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), stop: make(chan struct{}), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
-	// Parsing SQL dominates small writes with this driver: prepare them once.
-	for _, q := range writeQueries {
-		st, err := w.Prepare(q)
-		if err != nil {
-			w.Close()
-			r.Close()
-			return nil, fmt.Errorf("prepare %q: %w", q, err)
-		}
-		s.stmts[q] = st
+	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), checkpoint: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), checkpointed: make(chan struct{}), rewindFrames: rewindFrames}
+	if err := s.start(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	go s.writer()
 	return s, nil
 }
 
@@ -187,6 +160,7 @@ func migrate(db *sql.DB) error {
 func (s *SQLite) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.checkpointed
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
@@ -203,140 +177,13 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *SQLite) writer() {
-	defer close(s.done)
-	batch := make([]writeOp, 0, maxBatch)
-	for {
-		select {
-		case <-s.stop:
-			batch = batch[:0]
-			for {
-				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
-				default:
-					s.commit(batch)
-					return
-				}
-			}
-		case op := <-s.ops:
-			batch = append(batch[:0], op)
-		fill:
-			for len(batch) < maxBatch {
-				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
-				default:
-					break fill
-				}
-			}
-			s.commit(batch)
-		}
-	}
-}
-
-// commit runs a batch in one transaction, each op in its own savepoint.
-func (s *SQLite) commit(batch []writeOp) {
-	if len(batch) == 0 {
-		return
-	}
-	errs := make([]error, len(batch))
-	sqlTx, err := s.write.Begin()
-	tx := &wtx{tx: sqlTx, stmts: s.stmts}
-	if err == nil {
-		for i, op := range batch {
-			if _, err = tx.Exec(qSavepoint); err != nil {
-				break
-			}
-			if errs[i] = op.fn(tx); errs[i] != nil {
-				if _, err = tx.Exec(qRollbackTo); err != nil {
-					break
-				}
-			}
-			if _, err = tx.Exec(qRelease); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = sqlTx.Commit()
-		} else {
-			sqlTx.Rollback()
-		}
-	}
-	for i, op := range batch {
-		e := errs[i]
-		if err != nil {
-			e = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		} else if e != nil && !isBusinessErr(e) {
-			e = fmt.Errorf("%w: %w", ErrUnavailable, e)
-		}
-		op.done <- e
-	}
-}
-
-func isBusinessErr(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyResolved)
-}
-
-// wtx runs the writer's statements inside a transaction, prepared ones when it can.
-type wtx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
-}
-
-func (w *wtx) Exec(q string, args ...any) (sql.Result, error) {
-	if st := w.stmts[q]; st != nil {
-		return w.tx.Stmt(st).Exec(args...)
-	}
-	return w.tx.Exec(q, args...)
-}
-
-func (w *wtx) QueryRow(q string, args ...any) *sql.Row {
-	if st := w.stmts[q]; st != nil {
-		return w.tx.Stmt(st).QueryRow(args...)
-	}
-	return w.tx.QueryRow(q, args...)
-}
-
-// do queues fn for the writer and waits for its commit.
-func (s *SQLite) do(ctx context.Context, fn func(*wtx) error) error {
-	op := writeOp{fn: fn, done: make(chan error, 1)}
-	select {
-	case <-s.done:
-		return fmt.Errorf("%w: store closed", ErrUnavailable)
-	default:
-	}
-	select {
-	case s.ops <- op:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
-	case <-s.done:
-		return fmt.Errorf("%w: store closed", ErrUnavailable)
-	}
-	select {
-	case err := <-op.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
-	case <-s.done:
-		// The writer answers every op it took before it stops; an op queued
-		// after its last drain is never taken.
-		select {
-		case err := <-op.done:
-			return err
-		default:
-			return fmt.Errorf("%w: store closed", ErrUnavailable)
-		}
-	}
-}
-
 // Trigger opens an andon, or returns the open one with the same origin.
 func (s *SQLite) Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerResult, error) {
 	if err := t.Validate(); err != nil {
 		return TriggerResult{}, err
 	}
 	var res TriggerResult
-	err := s.do(ctx, func(tx *wtx) error {
+	err := s.do(ctx, func(tx *wconn) error {
 		var err error
 		res, err = triggerTx(tx, t, at)
 		return err
@@ -344,9 +191,9 @@ func (s *SQLite) Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerR
 	return res, err
 }
 
-func triggerTx(tx *wtx, t Trigger, at time.Time) (TriggerResult, error) {
+func triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, error) {
 	if t.Origin != "" {
-		a, err := scanAndon(tx.QueryRow(qOpenByOrigin, t.Origin))
+		a, err := scanAndon(tx.queryRow(qOpenByOrigin, t.Origin))
 		if err == nil {
 			return TriggerResult{Andon: a}, nil
 		}
@@ -356,11 +203,11 @@ func triggerTx(tx *wtx, t Trigger, at time.Time) (TriggerResult, error) {
 	}
 	at = at.UTC().Truncate(time.Millisecond)
 	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
-	if _, err := tx.Exec(qInsertAndon,
+	if err := tx.exec(qInsertAndon,
 		a.ID, a.Type, a.SKU, a.Stage, jsonText(a.Details), a.Status, a.Origin, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
 	}
-	if _, err := tx.Exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
+	if err := tx.exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
 	}
 	r, err := appendReceipt(tx, ReceiptTriggered, a, at, a.Details)
@@ -370,10 +217,10 @@ func triggerTx(tx *wtx, t Trigger, at time.Time) (TriggerResult, error) {
 	return TriggerResult{Andon: a, Created: true, Receipt: &r}, nil
 }
 
-func appendReceipt(tx *wtx, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+func appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
-	switch err := tx.QueryRow(qLastReceipt).Scan(&seq, &body); {
+	switch err := tx.queryRow(qLastReceipt).Scan(&seq, &body); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return Receipt{}, err
@@ -386,7 +233,7 @@ func appendReceipt(tx *wtx, rt ReceiptType, a Andon, at time.Time, details map[s
 	}
 	r := newReceipt(seq, prev, rt, a, at, details)
 	b, _ := json.Marshal(r)
-	_, err := tx.Exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
+	err := tx.exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
 	return r, err
 }
 
@@ -398,9 +245,9 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 	}
 	var a Andon
 	var r Receipt
-	err := s.do(ctx, func(tx *wtx) error {
+	err := s.do(ctx, func(tx *wconn) error {
 		var err error
-		a, err = scanAndon(tx.QueryRow(qAndonByID, id))
+		a, err = scanAndon(tx.queryRow(qAndonByID, id))
 		if err != nil {
 			return err
 		}
@@ -409,11 +256,11 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 		}
 		at = at.UTC().Truncate(time.Millisecond)
 		ms := at.UnixMilli()
-		if _, err := tx.Exec(qResolve,
+		if err := tx.exec(qResolve,
 			ms, res.RootCause, res.FixApplied, res.PreventionAdded, res.Resolver, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(qSkuResolved, ms, a.SKU); err != nil {
+		if err := tx.exec(qSkuResolved, ms, a.SKU); err != nil {
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
@@ -432,16 +279,17 @@ type rowScanner interface{ Scan(...any) error }
 
 func scanAndon(row rowScanner) (Andon, error) {
 	var a Andon
-	var details string
+	var typ, status, details string
 	var opened int64
 	var resolved sql.NullInt64
 	var rc, fix, prev, who sql.NullString
-	if err := row.Scan(&a.ID, &a.Type, &a.SKU, &a.Stage, &details, &a.Status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
+	if err := row.Scan(&a.ID, &typ, &a.SKU, &a.Stage, &details, &status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, ErrNotFound
 		}
 		return a, err
 	}
+	a.Type, a.Status = FailureType(typ), Status(status)
 	_ = json.Unmarshal([]byte(details), &a.Details)
 	a.OpenedAt = time.UnixMilli(opened).UTC()
 	if resolved.Valid {
@@ -530,29 +378,42 @@ func (s *SQLite) Receipts(ctx context.Context, andonID string) ([]Receipt, error
 
 // Ingest records a notification's alerts, idempotently on (key, status),
 // and opens the andons its new firing alerts ask for, in one transaction.
+// What needs no database (validation, JSON encoding) happens here, in the
+// caller's goroutine, so the single writer only runs the statements: one
+// lookup and one multi-row insert per 32 alerts, plus the andons opened.
 func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, error) {
+	recv := n.ReceivedAt.UnixMilli()
+	rows := make([][]any, len(n.Alerts))
+	for i, al := range n.Alerts {
+		if al.Andon != nil && al.Status == "firing" {
+			if err := al.Andon.Validate(); err != nil {
+				return IngestResult{}, fmt.Errorf("alert %d: %w", i, err)
+			}
+		}
+		// The column order of qInsertAlerts; andon_id is set by the writer.
+		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
+			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
+	}
 	var res IngestResult
-	err := s.do(ctx, func(tx *wtx) error {
+	err := s.do(ctx, func(tx *wconn) error {
 		res = IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
-		recv := n.ReceivedAt.UnixMilli()
-		origins := map[string]string{}
+		seen, err := alertsSeen(tx, n.Alerts)
+		if err != nil {
+			return err
+		}
+		origins := map[string]string{} // alerts of one group usually share their origin
+		fresh := make([][]any, 0, len(rows))
 		for i, al := range n.Alerts {
-			var andonID string
-			err := tx.QueryRow(qAlertSeen, al.Key, al.Status).Scan(&andonID)
-			if err == nil {
+			id := alertID{al.Key, al.Status}
+			if andonID, ok := seen[id]; ok {
 				res.Duplicate[i], res.AndonIDs[i] = true, andonID
 				continue
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+			var andonID string
 			if al.Andon != nil && al.Status == "firing" {
 				if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
-					andonID = id // alerts of one group usually share their origin
+					andonID = id
 				} else {
-					if err := al.Andon.Validate(); err != nil {
-						return err
-					}
 					tr, err := triggerTx(tx, *al.Andon, n.ReceivedAt)
 					if err != nil {
 						return err
@@ -566,8 +427,12 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 				}
 			}
 			res.AndonIDs[i] = andonID
-			if _, err := tx.Exec(qInsertAlert,
-				al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(), jsonText(al.Labels), jsonText(al.Annotations), recv, andonID); err != nil {
+			seen[id] = andonID // the same alert twice in one notification: the second is a duplicate
+			rows[i][len(rows[i])-1] = andonID
+			fresh = append(fresh, rows[i])
+		}
+		for c := range slices.Chunk(fresh, alertChunk) {
+			if err := tx.exec(qInsertAlerts[len(c)], slices.Concat(c...)...); err != nil {
 				return err
 			}
 		}
@@ -576,11 +441,39 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 	return res, err
 }
 
+type alertID struct{ key, status string }
+
+// alertsSeen returns the andon id of every alert of the list already recorded.
+func alertsSeen(tx *wconn, alerts []AlertEvent) (map[alertID]string, error) {
+	keys := make([]any, 0, len(alerts))
+	distinct := make(map[string]bool, len(alerts))
+	for _, al := range alerts {
+		if !distinct[al.Key] {
+			distinct[al.Key] = true
+			keys = append(keys, al.Key)
+		}
+	}
+	seen := make(map[alertID]string, len(alerts))
+	for c := range slices.Chunk(keys, alertChunk) {
+		err := tx.query(qAlertsSeen[len(c)], c, func(row []driver.Value) error {
+			k, _ := row[0].(string)
+			st, _ := row[1].(string)
+			id, _ := row[2].(string)
+			seen[alertID{k, st}] = id
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
 // RecordActions appends action decisions.
 func (s *SQLite) RecordActions(ctx context.Context, recs []ActionRecord) error {
-	return s.do(ctx, func(tx *wtx) error {
+	return s.do(ctx, func(tx *wconn) error {
 		for _, r := range recs {
-			if _, err := tx.Exec(qInsertAction,
+			if err := tx.exec(qInsertAction,
 				r.Time.UnixMilli(), r.AlertKey, r.Alert, r.AndonID, r.Kind, r.Service, r.Target, r.Result, r.Reason, r.Detail); err != nil {
 				return err
 			}
@@ -649,7 +542,80 @@ func readErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+// jsonText is json.Marshal of a string map (sorted keys, no HTML escaping)
+// without reflection: labels and annotations of every alert go through it.
+func jsonText(m map[string]string) string {
+	if m == nil {
+		return "null"
+	}
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return string(append(b, '}'))
+}
+
+// appendJSONString quotes s as encoding/json does, less its HTML escaping.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			switch r {
+			case utf8.RuneError:
+				b = append(b, `\ufffd`...)
+			default:
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -40,9 +40,15 @@ type Alert struct {
 
 // Key is the idempotency key: sha256(groupKey) + fingerprint + startsAt.
 // Re-sends and HA peers' duplicates produce the same key.
-func (m *Message) Key(a Alert) string {
-	sum := sha256.Sum256([]byte(m.GroupKey))
-	return hex.EncodeToString(sum[:]) + ":" + a.Fingerprint + ":" + a.StartsAt.UTC().Format(time.RFC3339Nano)
+func (m *Message) Key(a Alert) string { return alertKey(groupHash(m.GroupKey), a) }
+
+func groupHash(groupKey string) string {
+	sum := sha256.Sum256([]byte(groupKey))
+	return hex.EncodeToString(sum[:])
+}
+
+func alertKey(groupHash string, a Alert) string {
+	return groupHash + ":" + a.Fingerprint + ":" + a.StartsAt.UTC().Format(time.RFC3339Nano)
 }
 
 // Decode reads one Message strictly: unknown fields, trailing data, a

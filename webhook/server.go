@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,7 @@ type Server struct {
 	log    *slog.Logger
 
 	notifications *prometheus.CounterVec
-	alerts        *prometheus.CounterVec
+	alerts        map[string]prometheus.Counter // by alert status, resolved once
 
 	// actions run after the response; Close waits for them.
 	actions sync.WaitGroup
@@ -57,16 +58,15 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "andon_webhook_notifications_total", Help: "Webhook notifications received, by HTTP status class of the answer.",
 		}, []string{"status"}),
-		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "andon_webhook_alerts_received_total", Help: "Alerts in recorded notifications, by alert status.",
-		}, []string{"status"}),
 	}
+	alerts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "andon_webhook_alerts_received_total", Help: "Alerts in recorded notifications, by alert status.",
+	}, []string{"status"})
 	for _, c := range []string{"2xx", "4xx", "5xx"} {
 		s.notifications.WithLabelValues(c)
 	}
-	s.alerts.WithLabelValues("firing")
-	s.alerts.WithLabelValues("resolved")
-	reg.MustRegister(s.notifications, s.alerts)
+	s.alerts = map[string]prometheus.Counter{"firing": alerts.WithLabelValues("firing"), "resolved": alerts.WithLabelValues("resolved")}
+	reg.MustRegister(s.notifications, alerts)
 	s.ledger = &andon.Ledger{Store: store, Metrics: andon.NewMetrics(reg, store), ReceiptsDir: cfg.ReceiptsDir, Logger: log}
 	if n, err := s.ledger.SyncReceiptFiles(context.Background()); err != nil {
 		store.Close()
@@ -135,7 +135,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, v any) {
 	if r.URL.Path == "/webhook" {
-		s.notifications.WithLabelValues(fmt.Sprintf("%dxx", code/100)).Inc()
+		s.notifications.WithLabelValues(strconv.Itoa(code/100) + "xx").Inc()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -185,7 +185,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	a := ack{Status: "recorded", Alerts: len(msg.Alerts), Andons: []string{}}
 	alerts := make([]actuator.Alert, len(msg.Alerts))
 	for i, al := range msg.Alerts {
-		s.alerts.WithLabelValues(al.Status).Inc()
+		s.alerts[al.Status].Inc() // Decode admits only firing and resolved
 		if res.Duplicate[i] {
 			a.Duplicates++
 		}
@@ -211,8 +211,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 // (service, alertname, signal) while it is open.
 func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
 	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
+	group := groupHash(m.GroupKey)
 	for i, a := range m.Alerts {
-		ev := andon.AlertEvent{Key: m.Key(a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}
+		ev := andon.AlertEvent{Key: alertKey(group, a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}
 		if a.Status == "firing" && slices.Contains(actuator.ParseActions(a.Labels[limits.LabelAction]), actuator.Andon) {
 			ev.Andon = alertAndon(a, cfg.AndonStage)
 		}
