@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,5 +233,37 @@ func TestPolicyValidation(t *testing.T) {
 	}
 	if p, err := ParsePolicy(nil); err != nil || p.Defaults.TTL == 0 {
 		t.Fatalf("empty policy must mean defaults: %v", err)
+	}
+}
+
+// Close waits for every Handle that got in before it, and a Handle that
+// comes later does nothing; racing the two must neither leave an action
+// running after Close nor trip the WaitGroup (Add racing with Wait, which
+// the race detector reports).
+func TestHandleRacingCloseNeverOutlivesIt(t *testing.T) {
+	var inflight, calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		calls.Add(1)
+		time.Sleep(time.Millisecond)
+	}))
+	defer srv.Close()
+	pol := mustPolicy(t, "defaults: {cooldown: 1ms}\nservices:\n  svc:\n    instances: [{name: a, url: '"+srv.URL+"'}]\n")
+	for range 50 {
+		e := NewEngine(pol, nil, nil, nil)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { e.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())}) })
+		}
+		e.Close()
+		if n := inflight.Load(); n != 0 {
+			t.Fatalf("%d actions still running after Close returned", n)
+		}
+		before := calls.Load()
+		if ds := e.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())}); ds != nil || calls.Load() != before {
+			t.Fatalf("Handle after Close acted: %+v", ds)
+		}
+		wg.Wait()
 	}
 }

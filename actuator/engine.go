@@ -168,9 +168,8 @@ type step struct {
 
 // Handle decides on every alert, executes what is due, records every
 // decision and returns them. It blocks until the executions finish.
+// After Close it does nothing and returns nil.
 func (e *Engine) Handle(ctx context.Context, alerts []Alert) []Decision {
-	e.wg.Add(1)
-	defer e.wg.Done()
 	var decided []Decision
 	var steps []step
 	e.mu.Lock()
@@ -178,6 +177,10 @@ func (e *Engine) Handle(ctx context.Context, alerts []Alert) []Decision {
 		e.mu.Unlock()
 		return nil
 	}
+	// Under the lock that Close takes to set closed: an Add can never race
+	// with Close's Wait on a zero counter.
+	e.wg.Add(1)
+	defer e.wg.Done()
 	for _, a := range alerts {
 		if a.Status == "resolved" {
 			e.resolvedLocked(a)

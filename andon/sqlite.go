@@ -100,6 +100,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"}
 	wq := url.Values{"_txlock": {"immediate"}, "_pragma": append(slices.Clip(pragmas),
 		"wal_autocheckpoint(0)", // the checkpointer goroutine does it, off the writer's path
+		"temp_store(MEMORY)",    // savepoints journal the pages they change: in memory, not a temp file
 	)}
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {

@@ -147,14 +147,23 @@ func (s *SQLite) writeLoop(w *wconn) {
 	}
 }
 
-// commit runs a batch in one transaction, each op in its own savepoint.
+// commit runs a batch in one transaction, each op in its own savepoint (a
+// lone op needs none: its failure rolls the transaction back).
 func (s *SQLite) commit(w *wconn, batch []writeOp) {
 	if len(batch) == 0 {
 		return
 	}
 	errs := make([]error, len(batch))
 	tx, err := w.conn.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{})
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(batch) == 1:
+		if errs[0] = batch[0].fn(w); errs[0] != nil {
+			err = tx.Rollback()
+		} else {
+			err = tx.Commit()
+		}
+	default:
 		for i, op := range batch {
 			if err = w.exec(qSavepoint); err != nil {
 				break

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,9 +35,6 @@ type Server struct {
 
 	notifications *prometheus.CounterVec
 	alerts        map[string]prometheus.Counter // by alert status, resolved once
-
-	// actions run after the response; Close waits for them.
-	actions sync.WaitGroup
 }
 
 // New opens the store named in cfg and builds the server.
@@ -91,9 +87,9 @@ func (s *Server) Reload(cfg *Config) {
 	s.cfg.Store(cfg)
 }
 
-// Close waits for running actions, then closes the store.
+// Close waits for running actions (the actuator takes no new ones once
+// closed), then closes the store.
 func (s *Server) Close() error {
-	s.actions.Wait()
 	s.engine.Close()
 	return s.ledger.Store.Close()
 }
@@ -197,9 +193,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.reply(w, r, http.StatusOK, a)
 	// Actions run after the acknowledgement: an action failure is recorded, never a 5xx.
-	s.actions.Add(1)
 	go func() {
-		defer s.actions.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		s.engine.Handle(ctx, alerts)
