@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,8 @@ func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
 	cmd.Flag("output", "Output format.").Short('o').Default(andon.FormatText).EnumVar(&f.output, andon.FormatText, andon.FormatJSON)
 }
 
-// with runs fn against the chosen ledger.
+// with runs fn against the chosen ledger. A ledger that cannot be reached
+// exits 2, like a usage error, never 1: for 'gate' 1 means blocked.
 func (f *ledgerFlags) with(fn func(ctx context.Context, api andon.API) error) error {
 	ctx := context.Background()
 	if f.url != "" {
@@ -34,11 +36,34 @@ func (f *ledgerFlags) with(fn func(ctx context.Context, api andon.API) error) er
 	}
 	store, err := andon.OpenSQLite(f.db)
 	if err != nil {
-		return failure(err)
+		return noAnswer(err)
 	}
 	defer store.Close()
 	return fn(ctx, &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger})
 }
+
+// read is with for the verbs that only read: a missing --db file is an
+// error (a typo must not turn into an empty ledger where every gate proceeds).
+func (f *ledgerFlags) read(fn func(ctx context.Context, api andon.API) error) error {
+	if f.url == "" {
+		if _, err := os.Stat(f.db); err != nil {
+			return noAnswer(fmt.Errorf("no ledger at --db %s (%w): pass the file 'andon webhook' or 'andon trigger' writes, or --url", f.db, err))
+		}
+	}
+	return f.with(fn)
+}
+
+// refused exits 1 when the ledger answered no (invalid request, unknown id,
+// already resolved) and 2 when it could not be reached.
+func refused(err error) error {
+	if errors.Is(err, andon.ErrUnavailable) {
+		return noAnswer(err)
+	}
+	return failure(err)
+}
+
+// noAnswer exits 2: the command could not answer (usage, or no ledger to ask).
+func noAnswer(err error) error { return &exitError{code: 2, err: err} }
 
 func (f *ledgerFlags) print(v any, text func(io.Writer)) error {
 	return andon.Print(os.Stdout, f.output, v, text)
@@ -64,7 +89,7 @@ func registerLedger(app *kingpin.Application) {
 			}
 			res, err := api.Trigger(ctx, t)
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(res.Andon, func(w io.Writer) { fmt.Fprintln(w, res.Andon.ID) })
 		})
@@ -75,10 +100,10 @@ func registerLedger(app *kingpin.Application) {
 	gateSKU := gate.Flag("sku", "Service or build to check.").Required().String()
 	gateStage := gate.Flag("stage", "Stage it wants to enter.").String()
 	gate.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			g, err := api.Gate(ctx, *gateSKU, *gateStage)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return noAnswer(err)
 			}
 			if err := f.print(g, func(w io.Writer) { andon.WriteGate(w, g, time.Now()) }); err != nil {
 				return err
@@ -102,7 +127,7 @@ func registerLedger(app *kingpin.Application) {
 		return f.with(func(ctx context.Context, api andon.API) error {
 			a, err := api.Resolve(ctx, *resID, r)
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(a, func(w io.Writer) {
 				fmt.Fprintf(w, "%s resolved after %s\n", a.ID, a.TimeToResolve(time.Now()).Round(time.Second))
@@ -118,10 +143,10 @@ func registerLedger(app *kingpin.Application) {
 	list.Flag("type", "Only this failure type.").StringVar((*string)(&lf.Type))
 	list.Flag("limit", "At most this many.").Default("100").IntVar(&lf.Limit)
 	list.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			l, err := api.List(ctx, lf)
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(l, func(w io.Writer) { andon.WriteList(w, l, time.Now()) })
 		})
@@ -131,10 +156,10 @@ func registerLedger(app *kingpin.Application) {
 	f.add(show)
 	showID := show.Arg("id", "Andon id.").Required().String()
 	show.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			a, rs, err := api.Show(ctx, *showID)
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(map[string]any{"andon": a, "receipts": rs}, func(w io.Writer) { andon.WriteShow(w, a, rs, time.Now()) })
 		})
@@ -145,10 +170,10 @@ func registerLedger(app *kingpin.Application) {
 	histSKU := hist.Flag("sku", "Service or build.").Required().String()
 	histLimit := hist.Flag("limit", "At most this many.").Default("1000").Int()
 	hist.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			l, err := api.List(ctx, andon.Filter{SKU: *histSKU, Limit: *histLimit})
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(l, func(w io.Writer) { andon.WriteHistory(w, l, time.Now()) })
 		})
@@ -158,10 +183,10 @@ func registerLedger(app *kingpin.Application) {
 	verify := rcpt.Command("verify", "Check the receipt chain (and the receipt files with --receipts-dir): exit 0 intact, 1 changed or missing receipts.")
 	f.add(verify)
 	verify.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			probs, err := api.Verify(ctx)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return noAnswer(err)
 			}
 			if err := f.print(probs, func(w io.Writer) { andon.WriteProblems(w, probs) }); err != nil {
 				return err
@@ -180,10 +205,10 @@ func registerLedger(app *kingpin.Application) {
 	acts.Flag("result", "applied, dry_run, skipped or failed.").EnumVar(&af.Result, "", "applied", "dry_run", "skipped", "failed")
 	acts.Flag("limit", "At most this many.").Default("100").IntVar(&af.Limit)
 	acts.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.read(func(ctx context.Context, api andon.API) error {
 			recs, err := api.Actions(ctx, af)
 			if err != nil {
-				return failure(err)
+				return refused(err)
 			}
 			return f.print(recs, func(w io.Writer) { andon.WriteActions(w, recs) })
 		})

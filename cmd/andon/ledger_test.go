@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,53 @@ func TestLedgerCLIGateFlow(t *testing.T) {
 		if code := runLedgerCLI(t, append(verb, "--db", db)...); code != 0 {
 			t.Fatalf("%v: exit %d", verb, code)
 		}
+	}
+}
+
+// Exit 1 is an answer (blocked, refused, broken chain); a ledger that cannot
+// be asked exits 2, so a CI gate never mistakes "no ledger" for "blocked"
+// — nor a mistyped --db for an empty ledger where everything proceeds.
+func TestLedgerCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "andon.db")
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1"); code != 0 {
+		t.Fatalf("trigger: exit %d", code)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte("this is not a SQLite database, just text long enough to have a header"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	cases := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"gate blocked by an open andon", []string{"gate", "--db", db, "--sku", "build-1"}, 1},
+		{"gate proceeds for another sku", []string{"gate", "--db", db, "--sku", "build-2"}, 0},
+		{"gate on a missing --db file", []string{"gate", "--db", filepath.Join(dir, "typo.db"), "--sku", "build-1"}, 2},
+		{"gate in a missing directory", []string{"gate", "--db", filepath.Join(dir, "no", "such", "andon.db"), "--sku", "build-1"}, 2},
+		{"gate on a file that is no database", []string{"gate", "--db", garbage, "--sku", "build-1"}, 2},
+		{"gate against a server that is down", []string{"gate", "--url", closed, "--sku", "build-1"}, 2},
+		{"trigger against a server that is down", []string{"trigger", "--url", closed, "--type", "test_failure", "--sku", "build-1"}, 2},
+		{"trigger into a missing directory", []string{"trigger", "--db", filepath.Join(dir, "no", "andon.db"), "--type", "test_failure", "--sku", "b"}, 2},
+		{"show of an unknown id is refused", []string{"show", "AND-NOPE", "--db", db}, 1},
+		{"verify of a missing ledger", []string{"receipts", "verify", "--db", filepath.Join(dir, "typo.db")}, 2},
+		{"list of a missing ledger", []string{"list", "--db", filepath.Join(dir, "typo.db")}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if code := runLedgerCLI(t, c.args...); code != c.want {
+				t.Fatalf("%v: exit %d, want %d", c.args, code, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo.db")); err == nil {
+		t.Fatal("a read-only verb created the mistyped ledger file")
 	}
 }
