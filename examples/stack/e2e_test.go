@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,15 +35,39 @@ func stackRepo(t testing.TB) string {
 	return r
 }
 
-// stackConfig skips unless the stack is asked for and its binaries are built.
+// stackConfig skips unless the stack is asked for (ANDON_E2E, set by `make e2e`). Without the
+// pinned binaries it skips, saying how to build them, except in CI, where a skip would hide that
+// the closed loop was never tested.
 func stackConfig(t testing.TB) Config {
 	if os.Getenv("ANDON_E2E") == "" {
 		t.Skip("the closed-loop stack runs with ANDON_E2E=1 (make e2e), so `go test ./...` does not run it twice")
 	}
 	for _, tool := range []string{"prometheus", "alertmanager"} {
-		pinned.Require(t, tool)
+		if _, err := pinned.Path(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("CI=%s: %v", os.Getenv("CI"), err)
+			}
+			t.Skip(err)
+		}
 	}
-	return DefaultConfig(stackRepo(t), t.TempDir())
+	return DefaultConfig(stackRepo(t), workDir(t))
+}
+
+// workDir is removed after a passing test and kept after a failing one: the children's logs,
+// the TSDB, the ledger and report.html say what happened.
+func workDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "andon-stack-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("work directory kept: %s (logs, tsdb, andon.db, report.html)", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
 
 func startStack(t testing.TB, ctx context.Context) *Stack {
@@ -54,11 +80,13 @@ func startStack(t testing.TB, ctx context.Context) *Stack {
 }
 
 // TestE2E runs baseline → overload → recovery through the whole loop and checks each promise.
+// The ledger steps go through the andon CLI, as a person or a CI job would run them.
 func TestE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s := startStack(t, ctx)
-	sc := Scenario{Baseline: 15 * time.Second, Overload: 75 * time.Second, Recovery: 10 * time.Second, BaselineRPS: 50, OverloadRPS: 300}
+	sc := DefaultScenario
+	sc.Overload, sc.Recovery = 75*time.Second, 10*time.Second // room for the fail-safe step
 	start := time.Now()
 	w := NewWatcher(s, testWriter{t}, start)
 	wctx, wcancel := context.WithCancel(ctx)
@@ -68,18 +96,15 @@ func TestE2E(t *testing.T) {
 	var andonID string
 	hooks := Hooks{
 		Baseline: func(ctx context.Context) {
-			firing, err := s.queryVector(ctx, `ALERTS{service="mcpserver",alertstate="firing"}`)
 			sn := s.Snapshot(ctx)
-			var names []string
-			for _, a := range firing {
-				names = append(names, string(a.Metric["alertname"]))
+			alerts := w.BaselineAlerts()
+			t.Logf("baseline: %d alert states seen %q; now %d active, %.0f actions applied, %d open andons, shed %v, p95 %s",
+				len(alerts), alerts, len(sn.Alerts), sn.Applied, len(sn.Andons), sn.Admission.Shed != nil, ms(sn.P95))
+			if sn.Err != nil {
+				t.Errorf("baseline: reading the stack: %v", sn.Err)
 			}
-			t.Logf("baseline: %d firing alerts %v, %.0f actions applied, %d open andons, shed %v, p95 %s", len(firing), names, sn.Applied, len(sn.Andons), sn.Admission.Shed != nil, ms(sn.P95))
-			if err != nil || sn.Err != nil {
-				t.Errorf("baseline: reading the stack: %v %v", err, sn.Err)
-			}
-			if len(firing) > 0 || sn.Applied > 0 || len(sn.Andons) > 0 || sn.Admission.Shed != nil {
-				t.Errorf("baseline must be quiet: want 0 firing alerts, 0 actions, 0 andons, no shedding")
+			if len(alerts) > 0 || len(sn.Alerts) > 0 || sn.Applied > 0 || len(sn.Andons) > 0 || sn.Admission.Shed != nil {
+				t.Errorf("baseline must be quiet: want no alert pending or firing at any poll since the warm-up ended, 0 actions, 0 andons, no shedding")
 			}
 		},
 		Overload: func(ctx context.Context) {
@@ -99,18 +124,21 @@ func TestE2E(t *testing.T) {
 			if d := notified.At.Sub(crossed.At); d > fireBound {
 				t.Errorf("overload: red alert reached the webhook %s after the crossing, %s over the bound %s", d, d-fireBound, fireBound)
 			}
-			t.Logf("overload: shedding applied %.1fs after onset (%.1fs after the notification); p95 back under 280ms %.1fs after shedding (bound %s)",
-				since(onset, applied), since(notified, applied), since(applied, recovered), recoverWithin)
+			t.Logf("overload: shedding applied %.1fs after onset (%.1fs after the notification); p95 back under %s %.1fs after shedding (bound %s)",
+				since(onset, applied), since(notified, applied), ms(s.red.threshold), since(applied, recovered), recoverWithin)
 			if d := recovered.At.Sub(applied.At); d > recoverWithin {
 				t.Errorf("overload: p95 came back %s after shedding, %s over the bound %s", d, d-recoverWithin, recoverWithin)
 			}
-			andonID = checkOneAndonBlocks(ctx, t, s, "overload")
+			andonID = oneAndonBlocks(ctx, t, s, "overload", s.LedgerURL())
 			failSafe(ctx, t, s, w, andonID)
 		},
 	}
 	res, err := s.RunLoad(ctx, sc, w, hooks)
 	if err != nil {
 		t.Fatalf("load run: %v", err)
+	}
+	if err := writeReport(filepath.Join(s.cfg.Dir, "report.html"), res, w.Events(), s.red.threshold); err != nil {
+		t.Error(err)
 	}
 	sn := s.Snapshot(ctx)
 	t.Logf("run: %d requests, %.1f%% errors; shed by tier: %s", res.Completed, 100*res.Overall.ErrorRatio, tiers(sn.ShedByTier))
@@ -123,37 +151,71 @@ func TestE2E(t *testing.T) {
 	if andonID == "" {
 		return
 	}
-	l := s.Ledger()
-	if _, err := l.Resolve(ctx, andonID, andon.Resolution{}); err == nil {
-		t.Errorf("resolve without root cause, fix and prevention must fail")
+	resolve := func(rootCause, fix, prevention string) CLIResult {
+		r, err := s.RunAndon(ctx, append([]string{"resolve", andonID, "--root-cause=" + rootCause, "--fix=" + fix,
+			"--prevention=" + prevention, "--resolver=e2e"}, s.LedgerURL()...)...)
+		if err != nil {
+			t.Fatalf("andon resolve: %v\n%s%s", err, r.Stdout, r.Stderr)
+		}
+		return r
 	}
-	a, err := l.Resolve(ctx, andonID, andon.Resolution{RootCause: "arrivals 3× the server's capacity", FixApplied: "load shed by the andon loop; capacity raised", PreventionAdded: "red latency limit with automatic shedding (examples/stack/limits.yaml)", Resolver: "e2e"})
-	if err != nil {
-		t.Fatalf("resolve %s: %v", andonID, err)
+	r := resolve("", "", "")
+	t.Logf("andon resolve %s with empty root cause, fix and prevention: exit %d: %s", andonID, r.Code, strings.TrimSpace(r.Stderr))
+	if r.Code != 1 {
+		t.Errorf("resolve without root cause, fix and prevention: exit %d, want 1 (refused)", r.Code)
 	}
-	g, err := l.Gate(ctx, s.Spec.Service, "deploy")
-	t.Logf("resolved %s (status %s); gate proceed=%v, %d blocking", a.ID, a.Status, g.Proceed, len(g.Blocking))
-	if err != nil || !g.Proceed {
-		t.Errorf("after resolving, the gate must let %s proceed: %+v, %v", s.Spec.Service, g, err)
+	r = resolve("arrivals 3× the server's capacity", "load shed by the andon loop; capacity raised",
+		"red latency limit with automatic shedding (examples/stack/limits.yaml)")
+	t.Logf("andon resolve %s: exit %d: %s", andonID, r.Code, strings.TrimSpace(r.Stdout+r.Stderr))
+	if r.Code != 0 {
+		t.Fatalf("andon resolve %s: exit %d, want 0", andonID, r.Code)
+	}
+	for _, where := range [][]string{s.LedgerURL(), {"--db=" + s.DB}} {
+		g, code := gate(ctx, t, s, where)
+		t.Logf("after resolve: andon gate %s: exit %d, proceed=%v, %d blocking", where[0], code, g.Proceed, len(g.Blocking))
+		if code != 0 || !g.Proceed {
+			t.Errorf("after resolve, andon gate %s must let %s proceed (exit 0): exit %d, %+v", where[0], s.Spec.Service, code, g)
+		}
 	}
 }
 
-// checkOneAndonBlocks asserts exactly one open andon for the service and a blocked gate.
-func checkOneAndonBlocks(ctx context.Context, t *testing.T, s *Stack, when string) string {
+// gate runs `andon gate` for the service and stage deploy against where (--url… or --db=…).
+func gate(ctx context.Context, t *testing.T, s *Stack, where []string) (andon.GateResult, int) {
 	t.Helper()
-	l := s.Ledger()
-	open, err := l.List(ctx, andon.Filter{SKU: s.Spec.Service, Status: andon.StatusOpen})
-	g, gerr := l.Gate(ctx, s.Spec.Service, "deploy")
-	t.Logf("%s: %d open andon(s) for %s; gate proceed=%v with %d blocking", when, len(open), s.Spec.Service, g.Proceed, len(g.Blocking))
-	if err != nil || gerr != nil {
-		t.Errorf("%s: ledger: %v %v", when, err, gerr)
+	var g andon.GateResult
+	r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy", "-o", "json"}, where...)...)
+	if err != nil {
+		t.Fatalf("andon gate: %v\n%s%s", err, r.Stdout, r.Stderr)
+	}
+	if jerr := json.Unmarshal([]byte(r.Stdout), &g); jerr != nil && r.Code < 2 {
+		t.Errorf("andon gate (exit %d) printed no gate result (%v): %s%s", r.Code, jerr, r.Stdout, r.Stderr)
+	}
+	if r.Code >= 2 {
+		t.Errorf("andon gate: exit %d (store unavailable or usage): %s", r.Code, r.Stderr)
+	}
+	return g, r.Code
+}
+
+// oneAndonBlocks asserts exactly one open andon for the service and `andon gate` exiting 1 (blocked)
+// with it; it returns its id.
+func oneAndonBlocks(ctx context.Context, t *testing.T, s *Stack, when string, where []string) string {
+	t.Helper()
+	r, err := s.RunAndon(ctx, append([]string{"list", "--sku=" + s.Spec.Service, "--status=open", "-o", "json"}, where...)...)
+	var open []andon.Andon
+	if err == nil && r.Code == 0 {
+		err = json.Unmarshal([]byte(r.Stdout), &open)
+	}
+	g, gcode := gate(ctx, t, s, where)
+	t.Logf("%s: andon list %s: %d open andon(s) for %s; andon gate: exit %d, proceed=%v with %d blocking", when, where[0], len(open), s.Spec.Service, gcode, g.Proceed, len(g.Blocking))
+	if err != nil || r.Code != 0 {
+		t.Errorf("%s: andon list: exit %d, %v: %s", when, r.Code, err, r.Stderr)
 		return ""
 	}
 	if len(open) != 1 {
 		t.Errorf("%s: want exactly 1 open andon, got %d: %+v", when, len(open), open)
 	}
-	if g.Proceed {
-		t.Errorf("%s: the gate must block %s while an andon is open", when, s.Spec.Service)
+	if gcode != 1 || g.Proceed || len(g.Blocking) != len(open) {
+		t.Errorf("%s: andon gate must block %s (exit 1) by its open andons: exit %d, %+v", when, s.Spec.Service, gcode, g)
 	}
 	if len(open) == 0 {
 		return ""
@@ -161,8 +223,9 @@ func checkOneAndonBlocks(ctx context.Context, t *testing.T, s *Stack, when strin
 	return open[0].ID
 }
 
-// failSafe stops the webhook while the overload goes on: nothing renews the shed setting, so the
-// service must revert it by itself at its TTL; the restarted webhook must find its ledger intact.
+// failSafe kills the webhook while the overload goes on: nothing renews the shed setting, so the
+// service must revert it by itself at its TTL. While it is down the ledger file still answers the
+// gate; the restarted webhook must find the same andon and an intact receipt chain.
 func failSafe(ctx context.Context, t *testing.T, s *Stack, w *Watcher, andonID string) {
 	before := w.Last().Admission.Shed
 	if before == nil {
@@ -173,7 +236,10 @@ func failSafe(ctx context.Context, t *testing.T, s *Stack, w *Watcher, andonID s
 		t.Errorf("stopping the webhook: %v", err)
 	}
 	stopped := time.Now()
-	deadline := time.Now().Add(s.cfg.ActionTTL + revertSlack + time.Second)
+	if id := oneAndonBlocks(ctx, t, s, "webhook down", []string{"--db=" + s.DB}); id != andonID {
+		t.Errorf("webhook down: open andon in the ledger file %q, want %q", id, andonID)
+	}
+	deadline := stopped.Add(s.cfg.ActionTTL + revertSlack + time.Second)
 	var reverted time.Time
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		var st admission.State
@@ -185,7 +251,7 @@ func failSafe(ctx context.Context, t *testing.T, s *Stack, w *Watcher, andonID s
 	}
 	// Renewals may have moved the expiry since `before` was read; the last one was before the stop.
 	latest := stopped.Add(s.cfg.ActionTTL)
-	t.Logf("fail-safe: webhook stopped; shed expiry read before stop %s, latest possible %s; reverted at %s (%.1fs after stop, TTL %s, slack %s)",
+	t.Logf("fail-safe: webhook killed; shed expiry read before %s, latest possible %s; reverted at %s (%.1fs after the kill, TTL %s, slack %s)",
 		before.ExpiresAt.Format("15:04:05.000"), latest.Format("15:04:05.000"), reverted.Format("15:04:05.000"), since(Event{At: stopped}, Event{At: reverted}), s.cfg.ActionTTL, revertSlack)
 	switch {
 	case reverted.IsZero():
@@ -198,13 +264,13 @@ func failSafe(ctx context.Context, t *testing.T, s *Stack, w *Watcher, andonID s
 	if err := s.RestartWebhook(ctx); err != nil {
 		t.Fatalf("restarting the webhook: %v", err)
 	}
-	if id := checkOneAndonBlocks(ctx, t, s, "after restart"); id != andonID {
+	if id := oneAndonBlocks(ctx, t, s, "after restart", s.LedgerURL()); id != andonID {
 		t.Errorf("after restart: open andon %q, want the same %q", id, andonID)
 	}
-	problems, err := s.Ledger().Verify(ctx)
-	t.Logf("after restart: receipt chain problems: %d", len(problems))
-	if err != nil || len(problems) > 0 {
-		t.Errorf("after restart: receipt chain must verify: %v %v", problems, err)
+	r, err := s.RunAndon(ctx, append([]string{"receipts", "verify"}, s.LedgerURL()...)...)
+	t.Logf("after restart: andon receipts verify: exit %d: %s", r.Code, strings.TrimSpace(r.Stdout+r.Stderr))
+	if err != nil || r.Code != 0 {
+		t.Errorf("after restart: the receipt chain must verify (exit 0): exit %d, %v", r.Code, err)
 	}
 }
 

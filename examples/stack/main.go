@@ -21,6 +21,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo(ctx, *repo, *dir); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; every process it started was stopped")
+		}
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
@@ -44,19 +47,16 @@ func demo(ctx context.Context, repo, dir string) error {
 	fmt.Printf("   mcpserver %s  prometheus %s  alertmanager %s  webhook %s  harness metrics http://%s\n",
 		s.Server, s.Prom, s.AM, s.Webhook, s.Harness)
 	sc := DefaultScenario
-	fmt.Printf(">> load: %s at %g msg/s, %s at %g msg/s, %s at %g msg/s (20%% tier 1, 40%% tier 2, 40%% tier 3)\n",
-		sc.Baseline, sc.BaselineRPS, sc.Overload, sc.OverloadRPS, sc.Recovery, sc.BaselineRPS)
+	fmt.Printf(">> load: %s warm-up and %s baseline at %g msg/s, %s at %g msg/s, %s at %g msg/s (20%% tier 1, 40%% tier 2, 40%% tier 3)\n",
+		sc.Warmup, sc.Baseline, sc.BaselineRPS, sc.Overload, sc.OverloadRPS, sc.Recovery, sc.BaselineRPS)
 	start := time.Now()
 	w := NewWatcher(s, os.Stdout, start)
 	wctx, wcancel := context.WithCancel(ctx)
 	go w.Run(wctx, 250*time.Millisecond)
 	res, err := s.RunLoad(ctx, sc, w, Hooks{})
 	wcancel()
-	if err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return errors.New("interrupted; every process was stopped")
+	if err != nil || ctx.Err() != nil {
+		return errors.Join(err, ctx.Err())
 	}
 	fmt.Println()
 	if err := harness.WriteSummary(os.Stdout, res); err != nil {
@@ -64,20 +64,13 @@ func demo(ctx context.Context, repo, dir string) error {
 	}
 	last := s.Snapshot(ctx)
 	fmt.Printf("\nshed by tier over the run: %s\n", tiers(last.ShedByTier))
-	if g, err := s.Ledger().Gate(ctx, s.Spec.Service, "deploy"); err == nil {
-		fmt.Printf("gate %s → deploy: proceed=%v (%d blocking andon(s)); resolve with root cause, fix and prevention to clear it\n",
-			g.SKU, g.Proceed, len(g.Blocking))
+	// The gate as a deploy job would ask it: exit 0 proceed, 1 blocked.
+	fmt.Printf("\n$ andon gate --sku %s --stage deploy --url %s --token %s\n", s.Spec.Service, s.Webhook, cfg.Token)
+	if r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy"}, s.LedgerURL()...)...); err == nil {
+		fmt.Printf("%s%s(exit %d)\n", r.Stdout, r.Stderr, r.Code)
 	}
 	report := filepath.Join(dir, "report.html")
-	f, err := os.Create(report)
-	if err != nil {
-		return err
-	}
-	if err := WriteReport(f, res, w.Events(), s.red.threshold); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeReport(report, res, w.Events(), s.red.threshold); err != nil {
 		return err
 	}
 	fmt.Printf("report: %s\n", report)

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -62,6 +63,19 @@ func WriteReport(w io.Writer, res *harness.Result, events []Event, redP95 float6
 	var ops strings.Builder
 	_ = harness.WriteSummary(&ops, res)
 	return reportTmpl.Execute(w, map[string]any{"Charts": charts, "Rows": rows, "Summary": ops.String(), "W": chartW, "H": chartH})
+}
+
+// writeReport writes the report to path.
+func writeReport(path string, res *harness.Result, events []Event, redP95 float64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := WriteReport(f, res, events, redP95); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func plot(title, unit string, tl []harness.Point, ys []float64, limit, dur float64, start time.Time, events []Event) chart {

@@ -1,21 +1,22 @@
 // Command stack runs andon's closed loop on 127.0.0.1 with real components: the reference MCP
-// server (capacity-limited), Prometheus and Alertmanager (pinned binaries), the andon webhook with
+// server (capacity-limited), Prometheus and Alertmanager (pinned binaries), `andon webhook` with
 // its SQLite ledger, and the load harness driving baseline → overload → recovery. It prints a
 // timeline of the loop and writes an HTML report. `make demo` runs it; `make e2e` tests it.
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,17 +27,16 @@ import (
 	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/rulegen"
-	"github.com/andon-sre/andon/webhook"
 )
 
 // Config sizes the stack. Defaults (DefaultConfig) let 2 cores push the server past capacity.
 type Config struct {
 	Repo      string // repository root (for go build and the spec)
-	Dir       string // work directory: configs, TSDB, ledger, logs
+	Dir       string // work directory: binaries, configs, TSDB, ledger, logs
 	Spec      string // demo spec
 	Capacity  float64
 	QueueCap  int
-	ActionTTL time.Duration // admission TTL; renewed by Alertmanager re-sends every RepeatEvery
+	ActionTTL time.Duration // admission TTL; renewed by Alertmanager re-sends every Repeat
 	Repeat    time.Duration
 	Token     string
 	LoopOff   bool // kill switch on: alerts and andons as usual, no action reaches the service
@@ -51,14 +51,16 @@ func DefaultConfig(repo, dir string) Config {
 // Stack is the running system. Stop ends everything it started.
 type Stack struct {
 	cfg      Config
-	procs    []*exec.Cmd
-	Server   string // http://host:port of the MCP server
+	children []*child
+	webhook  atomic.Pointer[child] // nil while stopped on purpose (StopWebhook); the watcher reads it
+	Server   string                // http://host:port of the MCP server
 	Prom     string
 	AM       string
 	Webhook  string
 	Harness  string // host:port Prometheus scrapes the harness on
 	harnessL net.Listener
-	wh       *webhookProc
+	Andon    string // the andon binary built from this tree
+	DB       string // the webhook's SQLite ledger
 	Spec     *limits.Spec
 	red      redLatency
 }
@@ -74,7 +76,7 @@ type redLatency struct {
 
 // Start builds, generates and starts every component, and waits until each is ready.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
-	s := &Stack{cfg: cfg}
+	s := &Stack{cfg: cfg, DB: filepath.Join(cfg.Dir, "andon.db")}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -91,12 +93,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	serverBin := filepath.Join(cfg.Dir, "mcpserver")
-	build := exec.CommandContext(ctx, "go", "build", "-o", serverBin, "./examples/mcpserver")
+	// Built from this tree, so the stack runs the code under test, and `go run ./examples/stack` needs nothing else.
+	build := exec.CommandContext(ctx, "go", "build", "-o", cfg.Dir+string(filepath.Separator), "./examples/mcpserver", "./cmd/andon")
 	build.Dir, build.Stderr = cfg.Repo, os.Stderr
 	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("go build ./examples/mcpserver: %w", err)
+		return nil, fmt.Errorf("go build ./examples/mcpserver ./cmd/andon: %w", err)
 	}
+	s.Andon = filepath.Join(cfg.Dir, "andon")
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
@@ -108,9 +111,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.Harness = s.harnessL.Addr().String()
 
 	// The MCP server prints its address first, so it needs no port guessed in advance.
-	srv := s.command("mcpserver", serverBin, "--web.listen-address=127.0.0.1:0", "--admin.token="+cfg.Token,
+	srv, addr, err := s.startPrinting("listening on ", "mcpserver", filepath.Join(cfg.Dir, "mcpserver"),
+		"--web.listen-address=127.0.0.1:0", "--admin.token="+cfg.Token,
 		fmt.Sprintf("--capacity.rate=%g", cfg.Capacity), fmt.Sprintf("--capacity.queue-capacity=%d", cfg.QueueCap))
-	addr, err := s.startPrinting(srv, "listening on ")
 	if err != nil {
 		return nil, err
 	}
@@ -119,29 +122,33 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.generate(); err != nil {
 		return nil, err
 	}
-	if s.wh, err = startWebhook(s.webhookConfig(), ports[2]); err != nil {
+	wh, err := s.start("webhook", s.Andon, s.webhookArgs()...)
+	if err != nil {
 		return nil, err
 	}
-	am := s.command("alertmanager", amBin,
+	s.webhook.Store(wh)
+	am, err := s.start("alertmanager", amBin,
 		"--config.file="+filepath.Join(cfg.Dir, "alertmanager.yml"), "--storage.path="+filepath.Join(cfg.Dir, "am"),
 		"--web.listen-address="+ports[1], "--cluster.listen-address=")
-	prom := s.command("prometheus", promBin,
+	if err != nil {
+		return nil, err
+	}
+	prom, err := s.start("prometheus", promBin,
 		"--config.file="+filepath.Join(cfg.Dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(cfg.Dir, "tsdb"),
 		"--web.listen-address="+ports[0])
-	for _, c := range []*exec.Cmd{am, prom} {
-		if err := s.startCmd(c); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	for _, u := range []string{s.Server + "/-/ready", s.AM + "/-/ready", s.Prom + "/-/ready", s.Webhook + "/-/ready"} {
-		if err := waitReady(ctx, u, 60*time.Second); err != nil {
+	for c, u := range map[*child]string{srv: s.Server, am: s.AM, prom: s.Prom, wh: s.Webhook} {
+		if err := c.waitReady(ctx, u+"/-/ready", 60*time.Second); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// generate writes the bundle from the demo spec and the Prometheus and Alertmanager configs around it.
+// generate writes the bundle from the demo spec, the Prometheus and Alertmanager configs around
+// it, and the webhook's config.
 func (s *Stack) generate() error {
 	spec, _, err := limits.Load(s.cfg.Spec)
 	if err != nil {
@@ -190,7 +197,21 @@ scrape_configs:
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.cfg.Dir, "alertmanager.yml"), merged, 0o644)
+	if err := os.WriteFile(filepath.Join(s.cfg.Dir, "alertmanager.yml"), merged, 0o644); err != nil {
+		return err
+	}
+	wh := fmt.Sprintf(`db: %s
+bearer_token_file: %s
+actuator:
+  kill_switch: %t
+  alertmanager_repeat_interval: %s
+  defaults: {ttl: %s, cooldown: 1s, hold_down: 5s}
+  services:
+    %s:
+      token: %s
+      instances: [{name: %s, url: %s/admin/admission}]
+`, s.DB, tokenFile, s.cfg.LoopOff, s.cfg.Repeat, s.cfg.ActionTTL, spec.Service, s.cfg.Token, scrapeHost, s.Server)
+	return os.WriteFile(filepath.Join(s.cfg.Dir, "webhook.yml"), []byte(wh), 0o644)
 }
 
 // mergeAlertmanager puts the generated routes, receivers and inhibitions under a minimal root
@@ -218,156 +239,205 @@ func mergeAlertmanager(snippet []byte, repeat time.Duration) ([]byte, error) {
 	return yaml.Marshal(root)
 }
 
-func (s *Stack) webhookConfig() *webhook.Config {
-	pol := fmt.Sprintf(`db: %s
-bearer_token: %s
-actuator:
-  kill_switch: %t
-  alertmanager_repeat_interval: %s
-  defaults: {ttl: %s, cooldown: 1s, hold_down: 5s}
-  services:
-    %s:
-      token: %s
-      instances: [{name: %s, url: %s/admin/admission}]
-`, filepath.Join(s.cfg.Dir, "andon.db"), s.cfg.Token, s.cfg.LoopOff, s.cfg.Repeat, s.cfg.ActionTTL, s.Spec.Service, s.cfg.Token,
-		strings.TrimPrefix(s.Server, "http://"), s.Server)
-	c, err := webhook.ParseConfig([]byte(pol))
-	if err != nil {
-		panic(fmt.Sprintf("demo webhook config is invalid: %v\n%s", err, pol)) // a bug in this file, not input
-	}
-	return c
+func (s *Stack) webhookArgs() []string {
+	return []string{"webhook", "--config=" + filepath.Join(s.cfg.Dir, "webhook.yml"),
+		"--web.listen-address=" + strings.TrimPrefix(s.Webhook, "http://")}
 }
 
-// StopWebhook stops the receiver (as a crash or a deploy would); RestartWebhook brings it back on the same port and ledger.
-func (s *Stack) StopWebhook() error { err := s.wh.stop(); s.wh = nil; return err }
+// StopWebhook kills `andon webhook` as a crash would (SIGKILL, no clean shutdown of the ledger).
+func (s *Stack) StopWebhook() error {
+	wh := s.webhook.Swap(nil)
+	if wh == nil {
+		return errors.New("the webhook is not running")
+	}
+	return wh.stop(syscall.SIGKILL)
+}
 
-// RestartWebhook starts the receiver again with the same config and SQLite file.
-func (s *Stack) RestartWebhook(ctx context.Context) (err error) {
-	if s.wh, err = startWebhook(s.webhookConfig(), strings.TrimPrefix(s.Webhook, "http://")); err != nil {
+// RestartWebhook starts `andon webhook` again with the same config, port and SQLite file.
+func (s *Stack) RestartWebhook(ctx context.Context) error {
+	wh, err := s.start("webhook", s.Andon, s.webhookArgs()...)
+	if err != nil {
 		return err
 	}
-	return waitReady(ctx, s.Webhook+"/-/ready", 10*time.Second)
+	s.webhook.Store(wh)
+	return wh.waitReady(ctx, s.Webhook+"/-/ready", 10*time.Second)
 }
 
-// Ledger is a client of the webhook's ledger API.
+// WebhookUp says whether the receiver is meant to be running.
+func (s *Stack) WebhookUp() bool { return s.webhook.Load() != nil }
+
+// Ledger is a client of the webhook's ledger API, for polling; the CLI is RunAndon.
 func (s *Stack) Ledger() *andon.Client {
 	return &andon.Client{URL: s.Webhook, BearerToken: s.cfg.Token, HTTP: &http.Client{Timeout: 5 * time.Second}}
 }
 
-// Stop ends every process group started, the webhook and the harness listener. Safe to call twice.
+// LedgerURL are the flags that point the andon CLI at the running webhook's ledger.
+func (s *Stack) LedgerURL() []string { return []string{"--url=" + s.Webhook, "--token=" + s.cfg.Token} }
+
+// CLIResult is what one run of the andon CLI printed and its exit code.
+type CLIResult struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// RunAndon runs the andon CLI as a person would; err is set only when it could not run or was killed.
+func (s *Stack) RunAndon(ctx context.Context, args ...string) (CLIResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var out, errOut strings.Builder
+	c := exec.CommandContext(ctx, s.Andon, args...)
+	c.Stdout, c.Stderr = &out, &errOut
+	err := c.Run()
+	res := CLIResult{Stdout: out.String(), Stderr: errOut.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Exited() {
+		res.Code, err = ee.ExitCode(), nil
+	}
+	return res, err
+}
+
+// Stop ends every process group started, newest first, and the harness listener. Safe to call twice.
 func (s *Stack) Stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		c := s.procs[i]
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if logf, ok := c.Stderr.(*os.File); ok {
-			_ = logf.Close()
-		}
+	for i := len(s.children) - 1; i >= 0; i-- {
+		_ = s.children[i].stop(syscall.SIGTERM)
 	}
-	s.procs = nil
-	if s.wh != nil {
-		_ = s.wh.stop()
-		s.wh = nil
-	}
+	s.children = nil
+	s.webhook.Store(nil)
 	if s.harnessL != nil {
 		_ = s.harnessL.Close()
 		s.harnessL = nil
 	}
 }
 
-// command prepares a child in its own process group, so Stop can end it and anything it forks.
-func (s *Stack) command(name, bin string, args ...string) *exec.Cmd {
-	c := exec.Command(bin, args...)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logf, err := os.Create(filepath.Join(s.cfg.Dir, name+".log"))
-	if err == nil {
-		c.Stderr = logf
-	}
-	return c
+// child is one started process, in its own process group so stop ends it and anything it forks.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed when it has exited
+	err  error         // its exit, once done
 }
 
-func (s *Stack) startCmd(c *exec.Cmd) error {
-	if err := c.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", c.Path, err)
-	}
-	s.procs = append(s.procs, c)
-	return nil
+// start runs bin with its stdout and stderr in <dir>/<name>.log; tap, when set, also sees stdout.
+// On Linux children die with the orchestrator even when it is killed without a chance to Stop.
+func (s *Stack) start(name, bin string, args ...string) (*child, error) {
+	return s.startTap(name, bin, nil, args...)
 }
 
-// startPrinting starts c and returns what follows prefix on its first stdout line.
-func (s *Stack) startPrinting(c *exec.Cmd, prefix string) (string, error) {
-	out, err := c.StdoutPipe()
-	if err != nil {
-		return "", err
-	}
-	if err := s.startCmd(c); err != nil {
-		return "", err
-	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case line <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case l := <-line:
-		if a, ok := strings.CutPrefix(l, prefix); ok {
-			return a, nil
-		}
-		return "", fmt.Errorf("%s printed %q, want %q<address>", c.Path, l, prefix)
-	case <-time.After(30 * time.Second):
-		return "", fmt.Errorf("%s printed no address within 30s; see its log in the work directory", c.Path)
-	}
-}
-
-// webhookProc is the receiver, run in-process rather than as an `andon webhook` child: the
-// fail-safe test stops it and restarts it on the same port and ledger, and its config is built here.
-type webhookProc struct {
-	srv  *webhook.Server
-	http *http.Server
-	done chan error
-}
-
-func startWebhook(cfg *webhook.Config, addr string) (*webhookProc, error) {
-	ws, err := webhook.New(cfg, slog.New(slog.DiscardHandler))
+func (s *Stack) startTap(name, bin string, tap *firstLine, args ...string) (*child, error) {
+	c := &child{name: name, cmd: exec.Command(bin, args...), log: filepath.Join(s.cfg.Dir, name+".log"), done: make(chan struct{})}
+	c.cmd.SysProcAttr = procAttr()
+	logf, err := os.OpenFile(c.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) // a restart appends
 	if err != nil {
 		return nil, err
 	}
-	var l net.Listener
-	for range 50 { // the port was just released by the previous receiver
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	c.cmd.Stderr, c.cmd.Stdout = logf, logf
+	if tap != nil {
+		tap.w = logf
+		c.cmd.Stdout = tap
 	}
-	if err != nil {
-		ws.Close()
-		return nil, fmt.Errorf("webhook listen %s: %w", addr, err)
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	w := &webhookProc{srv: ws, http: &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1)}
-	go func() { w.done <- w.http.Serve(l) }()
-	return w, nil
+	s.children = append(s.children, c)
+	go func() {
+		c.err = c.cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	return c, nil
 }
 
-func (w *webhookProc) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := w.http.Shutdown(ctx)
-	if e := <-w.done; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
+// stop signals the process group and waits; after 5s it kills the group.
+func (c *child) stop(sig syscall.Signal) error {
+	select {
+	case <-c.done:
+		return nil
+	default:
 	}
-	return errors.Join(err, w.srv.Close())
+	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+		return fmt.Errorf("%s did not stop within 5s of %s; killed", c.name, sig)
+	}
+	return nil
+}
+
+// exited describes an early exit with the end of the child's log, so a failed start says why.
+func (c *child) exited() error {
+	tail, _ := os.ReadFile(c.log)
+	if len(tail) > 2000 {
+		tail = tail[len(tail)-2000:]
+	}
+	return fmt.Errorf("%s exited early (%v); end of %s:\n%s", c.name, c.err, c.log, strings.TrimSpace(string(tail)))
+}
+
+// firstLine passes output on to w and sends the first complete line on line.
+type firstLine struct {
+	w    io.Writer
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (f *firstLine) Write(p []byte) (int, error) {
+	if !f.sent {
+		f.buf = append(f.buf, p...)
+		if l, _, ok := bytes.Cut(f.buf, []byte("\n")); ok {
+			f.line <- string(l)
+			f.sent, f.buf = true, nil
+		}
+	}
+	return f.w.Write(p)
+}
+
+// startPrinting starts a child and returns what follows prefix on its first stdout line.
+func (s *Stack) startPrinting(prefix, name, bin string, args ...string) (*child, string, error) {
+	tap := &firstLine{line: make(chan string, 1)}
+	c, err := s.startTap(name, bin, tap, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	select {
+	case l := <-tap.line:
+		if a, ok := strings.CutPrefix(l, prefix); ok {
+			return c, a, nil
+		}
+		return nil, "", fmt.Errorf("%s printed %q, want %q<address>", name, l, prefix)
+	case <-c.done:
+		return nil, "", c.exited()
+	case <-time.After(30 * time.Second):
+		return nil, "", fmt.Errorf("%s printed no address within 30s; see %s", name, c.log)
+	}
+}
+
+// waitReady polls url until it answers 200; it gives up when the child exits, ctx ends or within passes.
+func (c *child) waitReady(ctx context.Context, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.done:
+			return c.exited()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %s not ready within %s (last error: %v); see %s", c.name, url, within, err, c.log)
+		}
+	}
 }
 
 // freePorts reserves n loopback ports and releases them for the children to bind.
@@ -388,22 +458,4 @@ func freePorts(n int) ([]string, error) {
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
-}
-
-func waitReady(ctx context.Context, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not ready within %s (last error: %v); see the logs in the work directory", url, within, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

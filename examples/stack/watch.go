@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 
 // The loop's milestones, in the order they should happen.
 const (
+	EvBaseline  = "baseline"
 	EvOnset     = "overload onset"
 	EvCrossed   = "threshold crossed"
 	EvPending   = "alert pending"
@@ -32,6 +35,8 @@ const (
 	EvRecovered = "latency back under the limit"
 	EvReverted  = "shedding reverted"
 	EvRecovery  = "load back to baseline"
+	// EvAlert is a state change of any other alert of the service (and of the red one before onset).
+	EvAlert = "alert"
 )
 
 // Event is one milestone, at a time since the watch started.
@@ -46,6 +51,7 @@ type Snapshot struct {
 	At         time.Time
 	P95        float64 // recorded p95 over the short window, seconds (NaN: no data)
 	AlertState string  // "", "pending", "firing" of the red latency alert
+	Alerts     []ActiveAlert
 	Notified   float64 // firing alerts the webhook recorded
 	Applied    float64 // actions the actuator applied
 	Admission  admission.State
@@ -61,16 +67,18 @@ type Watcher struct {
 	out   io.Writer
 	start time.Time
 
-	mu           sync.Mutex
-	notifiedBase float64 // firing alerts the webhook had recorded when the red alert went pending
-	events       []Event
-	seen         map[string]bool
-	last         Snapshot
+	mu             sync.Mutex
+	notifiedBase   float64           // firing alerts the webhook had recorded when the red alert went pending
+	alerts         map[string]string // state by alert id, for EvAlert
+	baselineAlerts map[string]string // "id state" → its first poll's detail
+	events         []Event
+	seen           map[string]bool
+	last           Snapshot
 }
 
 // NewWatcher watches the red latency alert of the demo spec; events are printed to out as they happen.
 func NewWatcher(s *Stack, out io.Writer, start time.Time) *Watcher {
-	return &Watcher{s: s, out: out, start: start, seen: map[string]bool{}}
+	return &Watcher{s: s, out: out, start: start, seen: map[string]bool{}, alerts: map[string]string{}, baselineAlerts: map[string]string{}}
 }
 
 // Mark records an event the orchestrator caused (onset, recovery, webhook stop…).
@@ -132,10 +140,11 @@ func (w *Watcher) observe(sn Snapshot) {
 	}
 	prev := w.last
 	w.last = sn
+	red := w.s.red
+	w.alertChanges(sn)
 	if !w.seen[EvOnset] {
 		return
 	}
-	red := w.s.red
 	once := func(name string, cond bool, detail string) {
 		if cond && !w.seen[name] {
 			w.add(sn.At, name, detail)
@@ -162,6 +171,85 @@ func (w *Watcher) observe(sn Snapshot) {
 	}
 }
 
+// alertChanges records every state change of the service's alerts but the red one's after onset
+// (that one has its own events), with the value Prometheus last evaluated; and, during the
+// baseline, every alert active at all.
+func (w *Watcher) alertChanges(sn Snapshot) {
+	now := map[string]string{}
+	inBaseline := w.seen[EvBaseline] && !w.seen[EvOnset]
+	for _, a := range sn.Alerts {
+		id := a.id()
+		now[id] = a.State
+		detail := fmt.Sprintf("%s %s, value %s (active since %s); p95 %s", id, a.State, a.Value, a.ActiveAt.Format("15:04:05.000"), ms(sn.P95))
+		if w.alerts[id] != a.State && (a.Name() != w.s.red.alert || !w.seen[EvOnset]) {
+			w.add(sn.At, EvAlert, detail)
+		}
+		if _, seen := w.baselineAlerts[id+" "+a.State]; inBaseline && !seen {
+			w.baselineAlerts[id+" "+a.State] = detail
+		}
+	}
+	for id := range w.alerts {
+		if _, ok := now[id]; !ok && (!strings.HasPrefix(id, w.s.red.alert) || !w.seen[EvOnset]) {
+			w.add(sn.At, EvAlert, id+" resolved")
+		}
+	}
+	w.alerts = now
+}
+
+// BaselineAlerts are the alerts seen active during the baseline: each state of each alert, as first seen.
+func (w *Watcher) BaselineAlerts() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Values(w.baselineAlerts))
+}
+
+// ActiveAlert is one pending or firing alert as Prometheus' /api/v1/alerts reports it.
+type ActiveAlert struct {
+	Labels   map[string]string `json:"labels"`
+	State    string            `json:"state"`
+	ActiveAt time.Time         `json:"activeAt"`
+	Value    string            `json:"value"`
+}
+
+// Name is the alert's name.
+func (a ActiveAlert) Name() string { return a.Labels["alertname"] }
+
+// id names the alert with the labels that tell apart alerts of one name (e.g. SeriesAbsent's metric).
+func (a ActiveAlert) id() string {
+	var extra []string
+	for k, v := range a.Labels {
+		switch k {
+		case "alertname", "service", "severity", "level", "action", "signal":
+		default:
+			extra = append(extra, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	if len(extra) == 0 {
+		return a.Name()
+	}
+	slices.Sort(extra)
+	return a.Name() + "{" + strings.Join(extra, ",") + "}"
+}
+
+// alerts returns the active alerts whose service label is the spec's.
+func (s *Stack) alerts(ctx context.Context) ([]ActiveAlert, error) {
+	var body struct {
+		Data struct {
+			Alerts []ActiveAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := getJSON(ctx, s.Prom+"/api/v1/alerts", "", &body); err != nil {
+		return nil, err
+	}
+	var out []ActiveAlert
+	for _, a := range body.Data.Alerts {
+		if a.Labels["service"] == s.Spec.Service {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // Snapshot reads every component once; the first failure is kept in Err.
 func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 	sn := Snapshot{At: time.Now()}
@@ -171,17 +259,17 @@ func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 			errs = append(errs, err)
 		}
 	}
-	v, err := s.query(ctx, s.red.series)
+	v, err := s.query(ctx, s.red.series, time.Time{})
 	keep(err)
 	sn.P95 = v
-	states, err := s.queryVector(ctx, fmt.Sprintf("ALERTS{alertname=%q}", s.red.alert))
+	sn.Alerts, err = s.alerts(ctx)
 	keep(err)
-	for _, smp := range states {
-		if st := string(smp.Metric["alertstate"]); sn.AlertState != "firing" {
-			sn.AlertState = st
+	for _, a := range sn.Alerts {
+		if a.Name() == s.red.alert && sn.AlertState != "firing" {
+			sn.AlertState = a.State
 		}
 	}
-	if s.wh != nil { // the receiver may be stopped on purpose
+	if s.WebhookUp() { // the receiver may be stopped on purpose
 		fams, err := scrape(ctx, s.Webhook+"/metrics")
 		keep(err)
 		sn.Notified = sum(fams, "andon_webhook_alerts_received_total", map[string]string{"status": "firing"})
@@ -203,7 +291,8 @@ func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 	return sn
 }
 
-func (s *Stack) queryVector(ctx context.Context, q string) (model.Vector, error) {
+// query returns the single value of the instant query q at t (zero: now), or NaN when it has none.
+func (s *Stack) query(ctx context.Context, q string, t time.Time) (float64, error) {
 	var body struct {
 		Status string `json:"status"`
 		Data   struct {
@@ -211,22 +300,20 @@ func (s *Stack) queryVector(ctx context.Context, q string) (model.Vector, error)
 		} `json:"data"`
 		Error string `json:"error"`
 	}
-	if err := getJSON(ctx, s.Prom+"/api/v1/query?query="+url.QueryEscape(q), "", &body); err != nil {
-		return nil, err
+	params := url.Values{"query": {q}}
+	if !t.IsZero() {
+		params.Set("time", strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64))
 	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("prometheus query %q: %s", q, body.Error)
-	}
-	return body.Data.Result, nil
-}
-
-// query returns the single value of q, or NaN when it has none.
-func (s *Stack) query(ctx context.Context, q string) (float64, error) {
-	v, err := s.queryVector(ctx, q)
-	if err != nil || len(v) == 0 {
+	if err := getJSON(ctx, s.Prom+"/api/v1/query?"+params.Encode(), "", &body); err != nil {
 		return nan, err
 	}
-	return float64(v[0].Value), nil
+	if body.Status != "success" {
+		return nan, fmt.Errorf("prometheus query %q: %s", q, body.Error)
+	}
+	if len(body.Data.Result) == 0 {
+		return nan, nil
+	}
+	return float64(body.Data.Result[0].Value), nil
 }
 
 func getJSON(ctx context.Context, u, token string, v any) error {
