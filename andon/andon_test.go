@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,6 +267,36 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	}
 	if list, _ := c.List(ctx, Filter{SKU: "svc"}); len(list) != 1 {
 		t.Fatalf("list: %v", list)
+	}
+}
+
+// The ledger API reads bodies strictly: what can never be valid is refused
+// with its own status and opens nothing.
+func TestAPIRefusesBadBodies(t *testing.T) {
+	l, _ := openTest(t)
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+	good := `{"type":"test_failure","sku":"svc"}`
+	for _, c := range []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"data after the object", "application/json", good + `{}`, http.StatusBadRequest},
+		{"an unknown field", "application/json", `{"type":"test_failure","sku":"svc","skew":1}`, http.StatusBadRequest},
+		{"a body over 1 MiB", "application/json", `{"type":"test_failure","sku":"` + strings.Repeat("x", 1<<20) + `"}`, http.StatusRequestEntityTooLarge},
+		{"a form", "application/x-www-form-urlencoded", good, http.StatusUnsupportedMediaType},
+	} {
+		resp, err := http.Post(srv.URL+"/api/v1/andons", c.contentType, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
+		}
+	}
+	if list, _ := l.List(context.Background(), Filter{}); len(list) != 0 {
+		t.Fatalf("bad bodies opened %d andons", len(list))
 	}
 }
 

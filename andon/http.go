@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/andon-sre/andon/internal/httpjson"
 )
 
 // maxRequestBody bounds ledger API request bodies.
@@ -41,7 +43,7 @@ func (l *Ledger) Handler() http.Handler {
 		if res.Created {
 			code = http.StatusCreated
 		}
-		writeJSON(w, code, res.Andon)
+		httpjson.Write(w, code, res.Andon)
 	})
 	mux.HandleFunc("GET /api/v1/andons", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -51,7 +53,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(list))
+		httpjson.Write(w, http.StatusOK, nonNil(list))
 	})
 	mux.HandleFunc("GET /api/v1/andons/{id}", func(w http.ResponseWriter, r *http.Request) {
 		a, rs, err := l.Show(r.Context(), r.PathValue("id"))
@@ -59,7 +61,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, showResponse{Andon: a, Receipts: nonNil(rs)})
+		httpjson.Write(w, http.StatusOK, showResponse{Andon: a, Receipts: nonNil(rs)})
 	})
 	mux.HandleFunc("POST /api/v1/andons/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {
 		var res Resolution
@@ -71,7 +73,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		httpjson.Write(w, http.StatusOK, a)
 	})
 	mux.HandleFunc("GET /api/v1/gate", func(w http.ResponseWriter, r *http.Request) {
 		g, err := l.Gate(r.Context(), r.URL.Query().Get("sku"), r.URL.Query().Get("stage"))
@@ -79,7 +81,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, g)
+		httpjson.Write(w, http.StatusOK, g)
 	})
 	mux.HandleFunc("GET /api/v1/receipts/verify", func(w http.ResponseWriter, r *http.Request) {
 		probs, err := l.Verify(r.Context())
@@ -87,7 +89,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, verifyResponse{OK: len(probs) == 0, Problems: nonNil(probs)})
+		httpjson.Write(w, http.StatusOK, verifyResponse{OK: len(probs) == 0, Problems: nonNil(probs)})
 	})
 	mux.HandleFunc("GET /api/v1/actions", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -97,7 +99,7 @@ func (l *Ledger) Handler() http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(recs))
+		httpjson.Write(w, http.StatusOK, nonNil(recs))
 	})
 	return mux
 }
@@ -112,6 +114,7 @@ type verifyResponse struct {
 	Problems []Problem `json:"problems"`
 }
 
+// errorResponse is the shape of httpjson.Error's answers, read by Client.
 type errorResponse struct {
 	Error string `json:"error"`
 }
@@ -124,23 +127,11 @@ func nonNil[T any](s []T) []T {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeJSON(w, http.StatusUnsupportedMediaType, errorResponse{"Content-Type must be application/json, got " + ct})
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorResponse{"request body: " + err.Error()})
+	if code, err := httpjson.Decode(w, r, v, maxRequestBody); err != nil {
+		httpjson.Error(w, code, err.Error())
 		return false
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // statusOf maps ledger errors to HTTP status codes and back (Client).
@@ -162,7 +153,7 @@ func writeErr(w http.ResponseWriter, err error) {
 			break
 		}
 	}
-	writeJSON(w, code, errorResponse{err.Error()})
+	httpjson.Error(w, code, err.Error())
 }
 
 // Client talks to a ledger served by 'andon webhook'.

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/andon-sre/andon/actuator"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/internal/httpjson"
 	"github.com/andon-sre/andon/limits"
 )
 
@@ -133,9 +133,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, v any) 
 	if r.URL.Path == "/webhook" {
 		s.notifications.WithLabelValues(strconv.Itoa(code/100) + "xx").Inc()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, code, v)
 }
 
 type ack struct {

@@ -2,12 +2,10 @@ package admission
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
+
+	"github.com/andon-sre/andon/internal/httpjson"
 )
 
 // maxAdminBody bounds a PUT body; a valid one is a few hundred bytes.
@@ -65,36 +63,11 @@ func CheckToken(token string, r *http.Request) (string, bool) {
 // DecodeJSON strictly decodes a JSON request body into v (unknown fields and
 // trailing data are errors); on failure it returns the HTTP status to answer.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) (int, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: send application/json", ct)
-		}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes", tooBig.Limit)
-		}
-		return http.StatusBadRequest, fmt.Errorf("body is not a valid JSON object for this endpoint: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return http.StatusBadRequest, errors.New("body has data after the JSON object; send exactly one object")
-	}
-	return 0, nil
+	return httpjson.Decode(w, r, v, maxAdminBody)
 }
 
 // WriteJSON answers status with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func WriteJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 // WriteError answers status with {"error": msg}.
-func WriteError(w http.ResponseWriter, status int, msg string) {
-	WriteJSON(w, status, map[string]string{"error": msg})
-}
+func WriteError(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }
