@@ -64,6 +64,16 @@ func demo(ctx context.Context, repo, dir string) error {
 	}
 	last := s.Snapshot(ctx)
 	fmt.Printf("\nshed by tier over the run: %s\n", tiers(last.ShedByTier))
+	onset, _ := w.First(EvOnset)
+	end := onset.At.Add(sc.Overload)
+	if f, err := s.ClientFigures(ctx, onset.At, end); err == nil {
+		fmt.Printf("clients during the overload (%s): %s\n", sc.Overload, f)
+	}
+	if applied, ok := w.First(EvApplied); ok {
+		if f, err := s.ClientFigures(ctx, applied.At, end); err == nil {
+			fmt.Printf("clients from shedding to the end of the overload (%.0fs): %s\n", end.Sub(applied.At).Seconds(), f)
+		}
+	}
 	// The gate as a deploy job would ask it: exit 0 proceed, 1 blocked.
 	fmt.Printf("\n$ andon gate --sku %s --stage deploy --url %s --token %s\n", s.Spec.Service, s.Webhook, cfg.Token)
 	if r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy"}, s.LedgerURL()...)...); err == nil {

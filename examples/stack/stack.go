@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	// The MCP server prints its address first, so it needs no port guessed in advance.
 	srv, addr, err := s.startPrinting("listening on ", "mcpserver", filepath.Join(cfg.Dir, "mcpserver"),
-		"--web.listen-address=127.0.0.1:0", "--admin.token="+cfg.Token,
+		"--web.listen-address=127.0.0.1:0", "--admin.token="+cfg.Token, "--log.level=warn", // not a line per request
 		fmt.Sprintf("--capacity.rate=%g", cfg.Capacity), fmt.Sprintf("--capacity.queue-capacity=%d", cfg.QueueCap))
 	if err != nil {
 		return nil, err

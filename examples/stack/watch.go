@@ -180,7 +180,7 @@ func (w *Watcher) alertChanges(sn Snapshot) {
 	for _, a := range sn.Alerts {
 		id := a.id()
 		now[id] = a.State
-		detail := fmt.Sprintf("%s %s, value %s (active since %s); p95 %s", id, a.State, a.Value, a.ActiveAt.Format("15:04:05.000"), ms(sn.P95))
+		detail := fmt.Sprintf("%s %s, value %s (active since %s); p95 %s", id, a.State, a.value(), a.ActiveAt.Format("15:04:05.000"), ms(sn.P95))
 		if w.alerts[id] != a.State && (a.Name() != w.s.red.alert || !w.seen[EvOnset]) {
 			w.add(sn.At, EvAlert, detail)
 		}
@@ -209,6 +209,15 @@ type ActiveAlert struct {
 	State    string            `json:"state"`
 	ActiveAt time.Time         `json:"activeAt"`
 	Value    string            `json:"value"`
+}
+
+// value is the expression's value at the last evaluation, short.
+func (a ActiveAlert) value() string {
+	v, err := strconv.ParseFloat(a.Value, 64)
+	if err != nil {
+		return a.Value
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // Name is the alert's name.
