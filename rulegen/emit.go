@@ -52,7 +52,7 @@ func (e *emitter) key(n int, k string) {
 	e.indent(n)
 	start := len(e.b)
 	e.b = e.appendKey(e.b, k)
-	if len(e.b)-start > maxImplicitKey {
+	if len(e.b)-start > maxImplicitKey { // bytes ≥ characters, so this errs on the safe side
 		written := append([]byte(nil), e.b[start:]...)
 		e.b = append(append(append(e.b[:start], "? "...), written...), '\n')
 		for range n {

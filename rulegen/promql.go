@@ -2,10 +2,7 @@ package rulegen
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -85,31 +82,12 @@ func compare(d limits.Direction, a parser.Expr, v float64) parser.Expr {
 }
 
 // parseBack parses every expression of the rule groups, so nothing unparsable is ever written.
-// Parsing is most of Generate's time and each expression parses alone, so it runs on every
-// core; the first failure in rule order is reported.
 func parseBack(groups []rulefmt.RuleGroup) error {
-	var rules []*rulefmt.Rule
-	for gi := range groups {
-		for ri := range groups[gi].Rules {
-			rules = append(rules, &groups[gi].Rules[ri])
-		}
-	}
-	errs := make([]error, len(rules))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(rules)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(rules); i = int(next.Add(1)) - 1 {
-				if _, err := promParser.ParseExpr(rules[i].Expr); err != nil {
-					errs[i] = fmt.Errorf("internal error: generated PromQL of %s%s does not parse: %q: %w", rules[i].Record, rules[i].Alert, rules[i].Expr, err)
-				}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if _, err := promParser.ParseExpr(r.Expr); err != nil {
+				return fmt.Errorf("internal error: generated PromQL of %s%s does not parse: %q: %w", r.Record, r.Alert, r.Expr, err)
 			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
 		}
 	}
 	return nil
