@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,6 +79,12 @@ func demo(ctx context.Context, repo, dir string) error {
 	fmt.Printf("\n$ andon gate --sku %s --stage deploy --url %s --token %s\n", s.Spec.Service, s.Webhook, cfg.Token)
 	if r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy"}, s.LedgerURL()...)...); err == nil {
 		fmt.Printf("%s%s(exit %d)\n", r.Stdout, r.Stderr, r.Code)
+	}
+	if a, ok := w.First(EvAndon); ok {
+		id, _, _ := strings.Cut(a.Detail, " ")
+		fmt.Printf("\nThe ledger outlives the demo; resolve the andon and the gate lets %s proceed (exit 0):\n"+
+			"  %s resolve %s --db %s --root-cause … --fix … --prevention …\n  %s gate --sku %s --db %s\n",
+			s.Spec.Service, s.Andon, id, s.DB, s.Andon, s.Spec.Service, s.DB)
 	}
 	report := filepath.Join(dir, "report.html")
 	if err := writeReport(report, res, w.Events(), s.red.threshold); err != nil {

@@ -159,12 +159,11 @@ table{border-collapse:collapse}td{padding:2px 8px;border-bottom:1px solid #eee}p
 <p>Overload against a capacity-limited MCP server; Prometheus detects it, Alertmanager notifies the andon
 webhook, which sheds low tiers through the admission API and opens an andon. Red dashed lines are the loop's events.</p>
 {{range .Charts}}<h2>{{.Title}}</h2>
-<p>{{range .Lines}}<span style="color:{{.Color}}">&#9632; {{.Label}}</span> {{end}}</p>
+<p>{{range .Lines}}<span style="color:{{.Color}}">&#9632; {{.Label}}</span> {{end}}&nbsp; (scale 0–{{printf "%.0f" .Max}}{{.Unit}})</p>
 <svg width="{{$.W}}" height="{{$.H}}" viewBox="0 0 {{$.W}} {{$.H}}" role="img" aria-label="{{.Title}}">
 {{range .Lines}}<path d="{{.Path}}" fill="none" stroke="{{.Color}}" stroke-width="1.5"><title>{{.Label}}</title></path>
 {{end}}{{if isnum .Limit}}<line class="lim" x1="0" x2="{{$.W}}" y1="{{.LimitY}}" y2="{{.LimitY}}"/><text x="4" y="{{.LimitY}}" dy="-3" fill="#e80">red {{.Limit}}{{.Unit}}</text>{{end}}
 {{range .Events}}<line class="ev" x1="{{.X}}" x2="{{.X}}" y1="0" y2="{{$.H}}"/><text class="evl" x="{{.X}}" y="{{.Y}}" dx="{{.DX}}" text-anchor="{{.Anchor}}" fill="#c33">{{.Label}}</text>{{end}}
-<text x="{{$.W}}" y="12" text-anchor="end">max {{printf "%.0f" .Max}}{{.Unit}}</text>
 </svg>{{end}}
 <h2>Timeline</h2><table>{{range .Rows}}<tr><td>{{.T}}</td><td>{{.Name}}</td><td>{{.Detail}}</td></tr>{{end}}</table>
 <h2>Harness summary</h2><pre>{{.Summary}}</pre>

@@ -300,8 +300,17 @@ func (s *Stack) Snapshot(ctx context.Context) Snapshot {
 	return sn
 }
 
-// query returns the single value of the instant query q at t (zero: now), or NaN when it has none.
+// query returns the first value of the instant query q at t (zero: now), or NaN when it has none.
 func (s *Stack) query(ctx context.Context, q string, t time.Time) (float64, error) {
+	v, err := s.queryVector(ctx, q, t)
+	if err != nil || len(v) == 0 {
+		return nan, err
+	}
+	return float64(v[0].Value), nil
+}
+
+// queryVector is the instant query q at t (zero: now).
+func (s *Stack) queryVector(ctx context.Context, q string, t time.Time) (model.Vector, error) {
 	var body struct {
 		Status string `json:"status"`
 		Data   struct {
@@ -314,15 +323,12 @@ func (s *Stack) query(ctx context.Context, q string, t time.Time) (float64, erro
 		params.Set("time", strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64))
 	}
 	if err := getJSON(ctx, s.Prom+"/api/v1/query?"+params.Encode(), "", &body); err != nil {
-		return nan, err
+		return nil, err
 	}
 	if body.Status != "success" {
-		return nan, fmt.Errorf("prometheus query %q: %s", q, body.Error)
+		return nil, fmt.Errorf("prometheus query %q: %s", q, body.Error)
 	}
-	if len(body.Data.Result) == 0 {
-		return nan, nil
-	}
-	return float64(body.Data.Result[0].Value), nil
+	return body.Data.Result, nil
 }
 
 func getJSON(ctx context.Context, u, token string, v any) error {
