@@ -116,8 +116,21 @@ func (m *capacityModel) admit(ctx context.Context) error {
 	m.mu.Lock()
 	m.waiting--
 	m.queueDepth.Set(float64(m.waiting))
+	if err != nil && m.cfg.RatePerSecond > 0 {
+		// A message given up before its slot frees one slot's worth of the timeline;
+		// otherwise abandoned waits would keep throttling the messages after them.
+		back := m.next.Add(-time.Duration(float64(time.Second) / m.cfg.RatePerSecond))
+		m.next = later(back, time.Now())
+	}
 	m.mu.Unlock()
 	return err
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (m *capacityModel) errorRatio() float64 {
