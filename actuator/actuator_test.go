@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -265,5 +266,116 @@ func TestHandleRacingCloseNeverOutlivesIt(t *testing.T) {
 			t.Fatalf("Handle after Close acted: %+v", ds)
 		}
 		wg.Wait()
+	}
+}
+
+// stateRecorder also keeps the engine's state, as the webhook's store does.
+type stateRecorder struct {
+	memRecorder
+	doc []byte
+}
+
+func (r *stateRecorder) SaveState(_ context.Context, doc []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.doc = append([]byte(nil), doc...)
+	return nil
+}
+
+func (r *stateRecorder) state() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.doc
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+	}
+}
+
+// A receiver restarted after applying an action restores it: the alert's
+// "resolved" still reverts it after the hold-down, and a duplicate within
+// the cooldown is still skipped. Without the saved state the setting would
+// stay on the service until its TTL.
+func TestRestartedEngineStillReverts(t *testing.T) {
+	ctl, url := startAdmission(t)
+	pol := "defaults: {hold_down: 20ms, cooldown: 1h}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '" + url + "'}]\n"
+	rec := &stateRecorder{}
+	before := NewEngine(mustPolicy(t, pol), rec, nil, nil)
+	if got := results(before.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())})); got != "shed:applied" {
+		t.Fatalf("before the restart: %s", got)
+	}
+	before.Close() // the process ends; what it saved is what the next one finds
+
+	rec2 := &stateRecorder{}
+	after := NewEngine(mustPolicy(t, pol), rec2, nil, nil)
+	t.Cleanup(after.Close)
+	if err := after.Restore(rec.state()); err != nil {
+		t.Fatal(err)
+	}
+	if ds := after.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())}); results(ds) != "shed:skipped" || !strings.Contains(ds[0].Reason, "already active") {
+		t.Fatalf("a duplicate after the restart: %+v", ds)
+	}
+	after.Handle(context.Background(), []Alert{alert("resolved", "shed", nil, time.Now())})
+	waitFor(t, "revert after the restart", func() bool { return ctl.State().Shed == nil })
+	waitFor(t, "state saved without the reverted action", func() bool {
+		var st savedState
+		return json.Unmarshal(rec2.state(), &st) == nil && len(st.Active) == 0 && len(st.Changes) == 1
+	})
+}
+
+// A revert waiting out its hold-down when the receiver stops is done by the
+// next one, when the hold-down ends.
+func TestPendingRevertSurvivesARestart(t *testing.T) {
+	ctl, url := startAdmission(t)
+	pol := "defaults: {hold_down: 300ms, cooldown: 1ms}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '" + url + "'}]\n"
+	rec := &stateRecorder{}
+	before := NewEngine(mustPolicy(t, pol), rec, nil, nil)
+	before.Handle(context.Background(), []Alert{alert("firing", "reject_new", nil, time.Now())})
+	resolvedAt := time.Now()
+	before.Handle(context.Background(), []Alert{alert("resolved", "reject_new", nil, time.Now())})
+	before.Close() // cancels its timer: the revert has not happened
+	if ctl.State().RejectNew == nil {
+		t.Fatal("reverted before the hold-down ended")
+	}
+	after := NewEngine(mustPolicy(t, pol), &stateRecorder{}, nil, nil)
+	t.Cleanup(after.Close)
+	if err := after.Restore(rec.state()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pending revert after the restart", func() bool { return ctl.State().RejectNew == nil })
+	if held := time.Since(resolvedAt); held < 300*time.Millisecond {
+		t.Fatalf("reverted %s after resolved, before the 300ms hold-down", held)
+	}
+}
+
+// An alert firing again within the hold-down cancels the revert; Close
+// must still return (the cancelled revert's WaitGroup slot is released).
+func TestCloseAfterACancelledRevertReturns(t *testing.T) {
+	_, url := startAdmission(t)
+	e := NewEngine(mustPolicy(t, "defaults: {hold_down: 1h, cooldown: 1ms}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '"+url+"'}]\n"), nil, nil, nil)
+	e.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())})
+	e.Handle(context.Background(), []Alert{alert("resolved", "shed", nil, time.Now())})
+	e.Handle(context.Background(), []Alert{alert("firing", "shed", nil, time.Now())})
+	closed := make(chan struct{})
+	go func() { e.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs after a revert was cancelled by the alert firing again")
+	}
+}
+
+func TestRestoreRefusesAnotherVersion(t *testing.T) {
+	e := NewEngine(mustPolicy(t, ""), nil, nil, nil)
+	defer e.Close()
+	for _, doc := range []string{`{"version":99,"active":[]}`, `not json`} {
+		if err := e.Restore([]byte(doc)); err == nil {
+			t.Fatalf("Restore(%s) accepted", doc)
+		}
 	}
 }

@@ -77,12 +77,21 @@ type activeAction struct {
 	expires   time.Time
 	dryRun    bool
 	sources   map[string]bool // fingerprints of the firing alerts that want it
-	revert    *time.Timer
+	revert    *pendingRevert  // set while a revert waits out the hold-down
+}
+
+type pendingRevert struct {
+	timer *time.Timer
+	at    time.Time
+	hold  time.Duration
+	alert Alert // the resolved alert, for the decision record
 }
 
 // Engine decides and executes actions. Its state (active actions, last
-// changes) lives in memory: after a restart Alertmanager's re-sends rebuild
-// it, and every setting on the services expires by its TTL meanwhile.
+// changes, pending reverts) lives in memory and, when the Recorder is also a
+// StateStore, in the store after every change (see state.go), so a restarted
+// receiver still reverts what it applied before. Every setting on the
+// services also expires by its TTL unless a re-send renews it.
 type Engine struct {
 	mu         sync.Mutex
 	pol        *Policy
@@ -92,6 +101,9 @@ type Engine struct {
 	sem        chan struct{}
 
 	rec     Recorder
+	store   StateStore // rec, when it keeps state too
+	saveMu  sync.Mutex // serializes saves
+	saved   []byte     // the state last saved
 	log     *slog.Logger
 	client  *http.Client
 	Now     func() time.Time
@@ -120,6 +132,7 @@ func NewEngine(pol *Policy, rec Recorder, reg prometheus.Registerer, log *slog.L
 	if reg != nil {
 		reg.MustRegister(e.actions, e)
 	}
+	e.store, _ = rec.(StateStore)
 	e.SetPolicy(pol)
 	return e
 }
@@ -194,6 +207,7 @@ func (e *Engine) Handle(ctx context.Context, alerts []Alert) []Decision {
 	e.mu.Unlock()
 	decided = append(decided, e.run(ctx, sem, retry, steps)...)
 	e.record(ctx, decided)
+	e.saveState(ctx)
 	return decided
 }
 
@@ -394,8 +408,10 @@ func (e *Engine) gateLocked(t target, req Request, fingerprint string, cooldown 
 	}
 	if a != nil {
 		a.sources[fingerprint] = true
-		if a.revert != nil {
-			a.revert.Stop() // firing again within the hold-down: keep it
+		if a.revert != nil { // firing again within the hold-down: keep it
+			if a.revert.timer.Stop() {
+				e.wg.Done()
+			} // else the revert is waiting for the lock and will see it is no longer pending
 			a.revert = nil
 		}
 		since := now.Sub(a.appliedAt)
@@ -433,20 +449,27 @@ func (e *Engine) resolvedLocked(al Alert) {
 		if len(a.sources) > 0 || t.kind == Drain || a.revert != nil {
 			continue
 		}
-		e.wg.Add(1)
-		a.revert = time.AfterFunc(time.Duration(hold), func() {
-			defer e.wg.Done()
-			e.revert(t, a, al, time.Duration(hold))
-		})
+		e.scheduleRevertLocked(t, a, &pendingRevert{at: e.Now().Add(time.Duration(hold)), hold: time.Duration(hold), alert: al})
 	}
 }
 
-func (e *Engine) revert(t target, a *activeAction, al Alert, hold time.Duration) {
+// scheduleRevertLocked arms p to revert a when p.at comes (at once if past).
+func (e *Engine) scheduleRevertLocked(t target, a *activeAction, p *pendingRevert) {
+	e.wg.Add(1)
+	a.revert = p
+	p.timer = time.AfterFunc(max(0, p.at.Sub(e.Now())), func() {
+		defer e.wg.Done()
+		e.revert(t, a, p)
+	})
+}
+
+func (e *Engine) revert(t target, a *activeAction, p *pendingRevert) {
 	e.mu.Lock()
-	if e.active[t] != a || len(a.sources) > 0 || e.closed {
+	if e.active[t] != a || a.revert != p || len(a.sources) > 0 || e.closed {
 		e.mu.Unlock()
 		return
 	}
+	al, hold := p.alert, p.hold
 	delete(e.active, t)
 	now := e.Now()
 	e.lastChange[t] = now
@@ -458,6 +481,7 @@ func (e *Engine) revert(t target, a *activeAction, al Alert, hold time.Duration)
 	d := Decision{Time: now, AlertKey: al.Key, Alert: al.Name, AndonID: al.AndonID, Kind: t.kind, Service: t.service, Target: t.String(),
 		Reason: fmt.Sprintf("revert %s: %s resolved and stayed resolved for the %s hold-down", t.kind, al.Name, hold)}
 	ctx := context.Background()
+	defer e.saveState(ctx)
 	if a.dryRun || ex == nil {
 		d.Result = DryRun
 		e.record(ctx, []Decision{d})
@@ -482,7 +506,7 @@ func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
 	for _, a := range e.active {
-		if a.revert != nil && a.revert.Stop() {
+		if a.revert != nil && a.revert.timer.Stop() {
 			e.wg.Done()
 		}
 	}

@@ -2,6 +2,7 @@ package andon
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -147,4 +148,42 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 		t.Fatalf("WAL grew to %d bytes (bound %d): it is not rewound under steady writes", maxWAL, bound)
 	}
 	t.Logf("largest WAL %d KiB", maxWAL>>10)
+}
+
+// A named document round-trips, and a database of the previous schema
+// (before the state table) gets it when opened.
+func TestStateDocumentsAndTheirMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "andon.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if doc, err := s.State(ctx, "actuator"); err != nil || doc != nil {
+		t.Fatalf("State before any Put = %q, %v; want nil", doc, err)
+	}
+	for _, doc := range []string{`{"v":1}`, `{"v":2}`} {
+		if err := s.PutState(ctx, "actuator", []byte(doc)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.State(ctx, "actuator"); err != nil || string(got) != doc {
+			t.Fatalf("State = %q, %v; want %s", got, err, doc)
+		}
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TABLE state; PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err = OpenSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutState(ctx, "actuator", []byte(`{}`)); err != nil {
+		t.Fatalf("after migrating a version-1 database: %v", err)
+	}
 }

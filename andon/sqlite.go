@@ -68,6 +68,12 @@ var migrations = []string{
 		result TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL
 	);
 	CREATE INDEX actions_service ON actions(service, id);`,
+	// Documents other parts keep here, such as the actuator's active actions.
+	`CREATE TABLE state (
+		name TEXT PRIMARY KEY,
+		doc TEXT NOT NULL,
+		updated_ms INTEGER NOT NULL
+	);`,
 }
 
 // SQLite is the embedded Store. Writes go through one connection owned by a
@@ -481,6 +487,25 @@ func (s *SQLite) RecordActions(ctx context.Context, recs []ActionRecord) error {
 		}
 		return nil
 	})
+}
+
+// PutState stores doc under name, replacing what was there.
+func (s *SQLite) PutState(ctx context.Context, name string, doc []byte) error {
+	return s.do(ctx, func(tx *wconn) error {
+		return tx.exec(qPutState, name, string(doc), time.Now().UnixMilli())
+	})
+}
+
+// State returns the document stored under name, or nil when there is none.
+func (s *SQLite) State(ctx context.Context, name string) ([]byte, error) {
+	var doc string
+	switch err := s.read.QueryRowContext(ctx, `SELECT doc FROM state WHERE name = ?`, name).Scan(&doc); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, readErr(err)
+	}
+	return []byte(doc), nil
 }
 
 // Actions returns recorded decisions, newest first.

@@ -20,6 +20,9 @@ type Store interface {
 	RecordActions(ctx context.Context, recs []ActionRecord) error
 	Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	// PutState and State keep a named document (the actuator's state).
+	PutState(ctx context.Context, name string, doc []byte) error
+	State(ctx context.Context, name string) ([]byte, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -44,9 +44,10 @@ const (
 	qSkuResolved   = `UPDATE skus SET open_count = open_count - 1,
 			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN max(0, ? - blocked_since_ms) ELSE 0 END WHERE sku = ?`
 	qInsertAction = `INSERT INTO actions (ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail) VALUES (?,?,?,?,?,?,?,?,?,?)`
+	qPutState     = `INSERT INTO state (name, doc, updated_ms) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc, updated_ms = excluded.updated_ms`
 )
 
-var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qOpenByOrigin, qAndonByID, qInsertAndon, qSkuOpened, qLastReceipt, qInsertReceipt, qResolve, qSkuResolved, qInsertAction}
+var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qOpenByOrigin, qAndonByID, qInsertAndon, qSkuOpened, qLastReceipt, qInsertReceipt, qResolve, qSkuResolved, qInsertAction, qPutState}
 
 // Multi-row alert statements, indexed by their row count (1..alertChunk):
 // one round trip into SQLite per chunk instead of one per alert.

@@ -29,10 +29,10 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	}
 }
 
-func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
-	am := pinned.Require(t, "alertmanager")
-
-	// The service side: the real admission API (actuator/admission) on loopback.
+// startAdmission serves the service side, the real admission API
+// (actuator/admission, token svc-token), on loopback.
+func startAdmission(t *testing.T) (*admission.Controller, string) {
+	t.Helper()
 	ctl, err := admission.New(admission.Config{Token: "svc-token"})
 	if err != nil {
 		t.Fatal(err)
@@ -40,15 +40,21 @@ func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/admin/admission", ctl.AdminHandler())
 	svc := httptest.NewServer(mux)
-	defer svc.Close()
+	t.Cleanup(svc.Close)
+	return ctl, svc.URL
+}
 
+func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
+	am := pinned.Require(t, "alertmanager")
+
+	ctl, svcURL := startAdmission(t)
 	s, url := testServer(t, fmt.Sprintf(`bearer_token: hook-token
 actuator:
   services:
     svc:
       token: svc-token
       instances: [{name: i0, url: '%s/admin/admission'}]
-`, svc.URL))
+`, svcURL))
 
 	dir := t.TempDir()
 	amConfig := filepath.Join(dir, "alertmanager.yml")
@@ -131,4 +137,46 @@ receivers:
 	if len(acts) != 2 {
 		t.Fatalf("applied actions: %+v", acts)
 	}
+}
+
+// The actuator's active actions are kept in the store: a receiver restarted
+// between an alert's "firing" and its "resolved" still reverts what the one
+// before it applied, instead of leaving the service shedding until the TTL.
+func TestRestartedReceiverRevertsWhatItsPredecessorApplied(t *testing.T) {
+	ctl, svcURL := startAdmission(t)
+	cfg := fmt.Sprintf(`db: %s
+actuator:
+  defaults: {hold_down: 50ms}
+  services:
+    svc:
+      token: svc-token
+      instances: [{name: i0, url: '%s/admin/admission'}]
+`, filepath.Join(t.TempDir(), "andon.db"), svcURL)
+	receive := func(status string) {
+		c, err := ParseConfig([]byte(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		m := payload(`{}:{service="svc"}`, 1, status)
+		m.Alerts[0].Labels["action"] = "page,shed"
+		if code, _ := post(t, srv.URL, "", encode(m), "application/json"); code != http.StatusOK {
+			t.Fatalf("%s: status %d", status, code)
+		}
+		if status == "firing" {
+			waitFor(t, "shed applied", 5*time.Second, func() bool { return ctl.State().Shed != nil })
+		} else {
+			waitFor(t, "the restarted receiver to revert shed after the hold-down", 5*time.Second, func() bool { return ctl.State().Shed == nil })
+		}
+		srv.Close()
+		if err := s.Close(); err != nil { // waits for the actions and the saved state
+			t.Fatal(err)
+		}
+	}
+	receive("firing")
+	receive("resolved")
 }

@@ -71,9 +71,22 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		log.Warn("wrote receipt files missing from receipts_dir (crash between commit and file write?)", "count", n, "dir", cfg.ReceiptsDir)
 	}
 	s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
+	doc, err := store.State(context.Background(), actuatorState)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if doc != nil {
+		if err := s.engine.Restore(doc); err != nil {
+			log.Warn("actuator state not restored: active actions are rebuilt by Alertmanager's re-sends and expire by their TTL", "err", err)
+		}
+	}
 	s.cfg.Store(cfg)
 	return s, nil
 }
+
+// actuatorState names the actuator's state document in the store.
+const actuatorState = "actuator"
 
 // Reload applies a new config: token, body limit, stage and actuator policy
 // change at once; the database and receipts directory need a restart.
@@ -248,4 +261,9 @@ func (r recorder) Record(ctx context.Context, ds []actuator.Decision) error {
 			Service: d.Service, Target: d.Target, Result: string(d.Result), Reason: d.Reason, Detail: d.Detail}
 	}
 	return r.store.RecordActions(ctx, recs)
+}
+
+// SaveState keeps the actuator's state in the store (actuator.StateStore).
+func (r recorder) SaveState(ctx context.Context, doc []byte) error {
+	return r.store.PutState(ctx, actuatorState, doc)
 }
