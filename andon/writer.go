@@ -231,7 +231,10 @@ func (s *SQLite) checkpointer(conn *sql.Conn) {
 }
 
 const (
-	checkpointPause = 20 * time.Millisecond
+	// Short pauses, small checkpoints: on ext4 the p99 ack at 2,000
+	// notifications/s measured 12–15 ms with 5 ms, 16–22 ms with 20 ms and
+	// about 20–24 ms with 100 ms (the same load, interleaved runs).
+	checkpointPause = 5 * time.Millisecond
 	// Under a steady stream of writes the background checkpoint never
 	// catches up with the writer, and SQLite only rewinds the WAL to its
 	// start when a write begins with every frame copied and no other
