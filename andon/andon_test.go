@@ -244,6 +244,8 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	if _, err := c.Trigger(ctx, Trigger{Type: "nope", SKU: "svc"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown type over HTTP: %v", err)
+	} else if n := strings.Count(err.Error(), ErrInvalid.Error()); n != 1 {
+		t.Errorf("%q says %q %d times, want once", err, ErrInvalid, n)
 	}
 	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "ci", Details: map[string]string{"job": "7"}})
 	if err != nil {

@@ -215,7 +215,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		}
 		for _, s := range statusOf {
 			if s.code == resp.StatusCode {
-				return resp.StatusCode, fmt.Errorf("%w: %s", s.err, e.Error)
+				// The server's message already starts with the sentinel's text: say it once.
+				return resp.StatusCode, fmt.Errorf("%w: %s", s.err, strings.TrimPrefix(e.Error, s.err.Error()+": "))
 			}
 		}
 		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, u, resp.StatusCode, e.Error)

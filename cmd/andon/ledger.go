@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -122,7 +123,7 @@ func registerLedger(app *kingpin.Application) {
 	res.Flag("root-cause", "Why it happened.").Required().StringVar(&r.RootCause)
 	res.Flag("fix", "What fixed it.").Required().StringVar(&r.FixApplied)
 	res.Flag("prevention", "What keeps it from happening again.").Required().StringVar(&r.PreventionAdded)
-	res.Flag("resolver", "Who resolves it.").Default(os.Getenv("USER")).StringVar(&r.Resolver)
+	res.Flag("resolver", "Who resolves it (default: the user running andon).").Default(currentUser()).StringVar(&r.Resolver)
 	res.Action(func(*kingpin.ParseContext) error {
 		return f.with(func(ctx context.Context, api andon.API) error {
 			a, err := api.Resolve(ctx, *resID, r)
@@ -213,4 +214,16 @@ func registerLedger(app *kingpin.Application) {
 			return f.print(recs, func(w io.Writer) { andon.WriteActions(w, recs) })
 		})
 	})
+}
+
+// currentUser names who runs the command, for --resolver: $USER is often unset in CI and
+// containers, where the account name still is known.
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
