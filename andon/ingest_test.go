@@ -142,8 +142,10 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	}
 	wg.Wait()
 	// 3,200 notifications write about 80 MiB of frames; the WAL
-	// is rewound at rewind frames when idle and 4× rewind at the latest.
-	const bound = 16 * rewind * 4096
+	// is rewound at rewind frames when idle and 4× rewind at the latest,
+	// also when the checkpointer is starved of CPU (measured ~4.1× with
+	// four busy loops beside the race detector on 2 cores).
+	const bound = 6 * rewind * 4096
 	if maxWAL > bound {
 		t.Fatalf("WAL grew to %d bytes (bound %d): it is not rewound under steady writes", maxWAL, bound)
 	}

@@ -99,6 +99,7 @@ type SQLite struct {
 	walFrames    atomic.Int64  // WAL frames at the last checkpoint
 	walBacklog   atomic.Int64  // of which not copied into the database file
 	rewindFrames int64         // walRewindFrames; tests lower it
+	walPath      string
 	once         sync.Once
 }
 
@@ -112,6 +113,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"}
 	wq := url.Values{"_txlock": {"immediate"}, "_pragma": append(slices.Clip(pragmas),
 		"wal_autocheckpoint(0)", // the checkpointer goroutine does it, off the writer's path
+		fmt.Sprintf("journal_size_limit(%d)", walLimitBytes(rewindFrames)), // a rewound WAL is cut back to this
 		"temp_store(MEMORY)",    // savepoints journal the pages they change: in memory, not a temp file
 	)}
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
@@ -132,7 +134,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), checkpoint: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}), checkpointed: make(chan struct{}), rewindFrames: rewindFrames}
+		stop: make(chan struct{}), done: make(chan struct{}), checkpointed: make(chan struct{}), rewindFrames: rewindFrames, walPath: path + "-wal"}
 	if err := s.start(); err != nil {
 		w.Close()
 		r.Close()

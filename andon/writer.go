@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -256,7 +257,7 @@ const (
 func (s *SQLite) checkpointTail(w *wconn) bool {
 	frames := s.walFrames.Load()
 	switch {
-	case frames >= 4*s.rewindFrames:
+	case frames >= 4*s.rewindFrames || s.walPastLimit():
 		s.ckptMu.Lock()
 	case frames >= s.rewindFrames && s.walBacklog.Load() <= walTailFrames && len(s.ops) == 0 && s.ckptMu.TryLock():
 	default:
@@ -270,6 +271,17 @@ func (s *SQLite) checkpointTail(w *wconn) bool {
 	s.walFrames.Store(0)
 	s.walBacklog.Store(0)
 	return true
+}
+
+// walLimitBytes is the WAL size at which the writer forces a rewind: 4× rewindFrames of 4 KiB pages.
+func walLimitBytes(rewindFrames int64) int64 { return 4 * rewindFrames * 4096 }
+
+// walPastLimit: the WAL file is larger than its limit. journal_size_limit cuts it back at each
+// rewind, so this holds only when the WAL has grown past the limit since the last one — also when
+// the checkpointer, starved of CPU, has not yet reported the frames (walFrames lags behind).
+func (s *SQLite) walPastLimit() bool {
+	fi, err := os.Stat(s.walPath)
+	return err == nil && fi.Size() > walLimitBytes(s.rewindFrames)
 }
 
 func isBusinessErr(err error) bool {
