@@ -114,7 +114,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	wq := url.Values{"_txlock": {"immediate"}, "_pragma": append(slices.Clip(pragmas),
 		"wal_autocheckpoint(0)", // the checkpointer goroutine does it, off the writer's path
 		fmt.Sprintf("journal_size_limit(%d)", walLimitBytes(rewindFrames)), // a rewound WAL is cut back to this
-		"temp_store(MEMORY)",    // savepoints journal the pages they change: in memory, not a temp file
+		"temp_store(MEMORY)", // savepoints journal the pages they change: in memory, not a temp file
 	)}
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -372,7 +373,7 @@ var grafanaUnits = map[limits.Unit]string{
 	limits.UnitCount:       units.Short,
 }
 
-func unitOf(u limits.Unit) string { return firstNonEmpty(grafanaUnits[u], units.Short) }
+func unitOf(u limits.Unit) string { return cmp.Or(grafanaUnits[u], units.Short) }
 
 // firstThreshold is the lowest level a signal alerts at (validation ensures there is one).
 func firstThreshold(sig *limits.Signal) (limits.Level, *limits.Threshold) {

@@ -122,22 +122,22 @@ func (in inputSeries) values() string {
 func (nb *nativeBuckets) values() string {
 	n := len(nb.cum[0])
 	gone := func(k int) bool { return math.IsNaN(nb.cum[0][k]) }
-	counts := func(k int) []float64 { // per bucket, not cumulative
-		out := make([]float64, len(nb.cum))
+	counts := make([][]float64, n) // per sample and bucket, not cumulative
+	for k := range counts {
+		counts[k] = make([]float64, len(nb.cum))
 		for i, c := range nb.cum {
-			out[i] = c[k]
+			counts[k][i] = c[k]
 			if i > 0 {
-				out[i] -= nb.cum[i-1][k]
+				counts[k][i] -= nb.cum[i-1][k]
 			}
 		}
-		return out
 	}
-	inc := func(k int) []float64 { // counts(k+1) - counts(k)
-		a, b := counts(k), counts(k+1)
-		for i := range a {
-			b[i] -= a[i]
+	inc := func(k int) []float64 { // counts[k+1] - counts[k]
+		d := slices.Clone(counts[k+1])
+		for i := range d {
+			d[i] -= counts[k][i]
 		}
-		return b
+		return d
 	}
 	var out []string
 	for i := 0; i < n; {
@@ -158,11 +158,11 @@ func (nb *nativeBuckets) values() string {
 			}
 		}
 		if run < 2 {
-			out = append(out, nb.histogram(counts(i)))
+			out = append(out, nb.histogram(counts[i]))
 			i++
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s+%sx%d", nb.histogram(counts(i)), nb.histogram(inc(i)), run))
+		out = append(out, fmt.Sprintf("%s+%sx%d", nb.histogram(counts[i]), nb.histogram(inc(i)), run))
 		i += run + 1
 	}
 	return strings.Join(out, " ")

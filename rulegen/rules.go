@@ -3,6 +3,7 @@
 package rulegen
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -222,7 +223,7 @@ func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshol
 	a.Rule.Annotations["summary"] = fmt.Sprintf("%s %s is %s its %s limit of %s.",
 		s.Service, strings.ReplaceAll(sig.Name, "_", " "), sig.Direction, l, limits.FormatThreshold(sig, t.Value.Value))
 	a.Rule.Annotations["description"] = fmt.Sprintf("%s Now %s%s (%s limit %s, held for %s). %s",
-		firstNonEmpty(sig.Description, "The signal "+sig.Name+"."), humanValue(sig), g.where(), l,
+		cmp.Or(sig.Description, "The signal "+sig.Name+"."), humanValue(sig), g.where(), l,
 		limits.FormatThreshold(sig, t.Value.Value), model.Duration(a.For), actionSentence(ls.Actions))
 	g.alert(a, e)
 }
@@ -366,11 +367,4 @@ func actionSentence(as []limits.Action) string {
 		}
 	}
 	return "Automatic response: " + strings.Join(parts, ", ") + "."
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

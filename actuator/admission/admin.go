@@ -20,30 +20,30 @@ func (c *Controller) AdminHandler() http.Handler {
 func (c *Controller) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	if msg, ok := CheckToken(c.cfg.Token, r); !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="andon-admission"`)
-		WriteError(w, http.StatusUnauthorized, msg)
+		httpjson.Error(w, http.StatusUnauthorized, msg)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		WriteJSON(w, http.StatusOK, c.State())
+		httpjson.Write(w, http.StatusOK, c.State())
 	case http.MethodPut:
 		var u Update
 		if status, err := DecodeJSON(w, r, &u); err != nil {
-			WriteError(w, status, err.Error())
+			httpjson.Error(w, status, err.Error())
 			return
 		}
 		st, err := c.Apply(u)
 		switch {
 		case errors.Is(err, ErrDrainStarted):
-			WriteError(w, http.StatusConflict, err.Error())
+			httpjson.Error(w, http.StatusConflict, err.Error())
 		case err != nil:
-			WriteError(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 		default:
-			WriteJSON(w, http.StatusOK, st)
+			httpjson.Write(w, http.StatusOK, st)
 		}
 	default:
 		w.Header().Set("Allow", "GET, PUT")
-		WriteError(w, http.StatusMethodNotAllowed, r.Method+" is not supported; use GET to read or PUT to change the settings")
+		httpjson.Error(w, http.StatusMethodNotAllowed, r.Method+" is not supported; use GET to read or PUT to change the settings")
 	}
 }
 
@@ -65,9 +65,3 @@ func CheckToken(token string, r *http.Request) (string, bool) {
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) (int, error) {
 	return httpjson.Decode(w, r, v, maxAdminBody)
 }
-
-// WriteJSON answers status with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
-
-// WriteError answers status with {"error": msg}.
-func WriteError(w http.ResponseWriter, status int, msg string) { httpjson.Error(w, status, msg) }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/andon-sre/andon/actuator/admission"
+	"github.com/andon-sre/andon/internal/httpjson"
 )
 
 // StatelessVersion is the first protocol revision without sessions; requests that
@@ -255,28 +256,28 @@ func (s *Server) connState(_ net.Conn, state http.ConnState) {
 
 func (s *Server) serveCapacity(w http.ResponseWriter, r *http.Request) {
 	if msg, ok := admission.CheckToken(s.cfg.AdminToken, r); !ok {
-		admission.WriteError(w, http.StatusUnauthorized, msg)
+		httpjson.Error(w, http.StatusUnauthorized, msg)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		admission.WriteJSON(w, http.StatusOK, s.capacity.state())
+		httpjson.Write(w, http.StatusOK, s.capacity.state())
 	case http.MethodPut:
 		var u CapacityUpdate
 		if status, err := admission.DecodeJSON(w, r, &u); err != nil {
-			admission.WriteError(w, status, err.Error())
+			httpjson.Error(w, status, err.Error())
 			return
 		}
 		st, err := s.capacity.apply(u)
 		if err != nil {
-			admission.WriteError(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		s.cfg.Logger.Info("capacity model changed", "capacity", st.Capacity)
-		admission.WriteJSON(w, http.StatusOK, st)
+		httpjson.Write(w, http.StatusOK, st)
 	default:
 		w.Header().Set("Allow", "GET, PUT")
-		admission.WriteError(w, http.StatusMethodNotAllowed, r.Method+" is not supported; use GET or PUT")
+		httpjson.Error(w, http.StatusMethodNotAllowed, r.Method+" is not supported; use GET or PUT")
 	}
 }
 
