@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"context"
 	"math"
+	"syscall"
 	"time"
 )
 
-// Pacer gives the intended request rate at each moment of an open-model run.
+// Pacer gives the intended request rate at each moment of an open-model run
+// (like vegeta's Pacer; Options.Pacer replaces the profile's rate shape).
 type Pacer interface {
 	Rate(t time.Duration) float64
 }
@@ -75,3 +78,37 @@ func nextHit(p Pacer, t, end time.Duration) time.Duration {
 	}
 	return end
 }
+
+// sleepUntil waits until at; false when ctx ended first. A precise wait
+// ends within tens of microseconds of at: the Go runtime sleeps in
+// whole-millisecond steps when idle (its poller's timeout is in
+// milliseconds), which would put up to 1 ms of the harness's own dispatch
+// delay into every CO-corrected latency, so the last stretch is a kernel
+// nanosleep of this thread instead (no spinning, no CPU burnt). Only the open
+// model's single scheduler asks for precision: it blocks an OS thread.
+func sleepUntil(ctx context.Context, at time.Time, precise bool) bool {
+	for {
+		d := time.Until(at)
+		if d <= 0 {
+			return ctx.Err() == nil
+		}
+		if precise && d <= preciseWindow {
+			ts := syscall.NsecToTimespec(d.Nanoseconds())
+			_ = syscall.Nanosleep(&ts, nil)
+			continue
+		}
+		if precise {
+			d -= preciseWindow
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// preciseWindow is the runtime's sleep granularity plus its usual overshoot.
+const preciseWindow = 2 * time.Millisecond

@@ -47,8 +47,8 @@ func TestRunOverEveryTransport(t *testing.T) {
 			res := runBounded(t, Options{Target: tc.target(t), Profile: mustProfile(t, shortProfile)})
 			// A ramp from 50/s to 150/s over 1 s intends about 100 requests.
 			if res.Intended < 90 || res.Intended > 110 || res.Errors != 0 || res.Sent != res.Intended {
-				t.Errorf("intended %d, sent %d, errors %d (%v); want about 100, all sent, none failed",
-					res.Intended, res.Sent, res.Errors, res.ErrorSamples)
+				t.Errorf("intended %d, sent %d (dropped %v), errors %d (%v); want about 100, all sent, none failed",
+					res.Intended, res.Sent, res.DroppedBy, res.Errors, res.ErrorSamples)
 			}
 		})
 	}
