@@ -116,8 +116,8 @@ func WriteJSON(path string, res *Result) error {
 var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"secs": fmtSeconds,
-	"pct":  func(f float64) string { return fmt.Sprintf("%.3f%%", 100*f) },
+	"secs":  fmtSeconds,
+	"pct":   func(f float64) string { return fmt.Sprintf("%.3f%%", 100*f) },
 	"drops": dropReasons,
 	"conns": serverConns,
 }).Parse(reportTemplate))

@@ -137,7 +137,7 @@ type runner struct {
 	start       time.Time
 	end         time.Time
 	era         string
-	samples     sync.Map // error class → first message
+	samples     sync.Map     // error class → first message
 	interrupted atomic.Int64 // offset of the interrupt into the run, 0: none
 }
 

@@ -80,7 +80,7 @@ type stats struct {
 // threshold checks.
 type stageStats struct {
 	Stage
-	corrected                           *hdr.Histogram
+	corrected                            *hdr.Histogram
 	completed, errors, dropped, intended uint64
 }
 
@@ -222,8 +222,8 @@ type OpResult struct {
 	Name        string            `json:"name,omitempty"`
 	Tier        int               `json:"tier,omitempty"`
 	Handshake   bool              `json:"handshake,omitempty"` // session set-up, not in the overall totals
-	Count       uint64            `json:"count"`             // completed calls
-	Dropped     uint64            `json:"dropped,omitempty"` // scheduled, never sent (in Latency, not in Count)
+	Count       uint64            `json:"count"`               // completed calls
+	Dropped     uint64            `json:"dropped,omitempty"`   // scheduled, never sent (in Latency, not in Count)
 	Errors      uint64            `json:"errors"`
 	ErrorRatio  float64           `json:"error_ratio"`
 	Classes     map[string]uint64 `json:"error_classes,omitempty"`
