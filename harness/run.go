@@ -200,6 +200,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 				_ = probe.Close(context.Background())
 				return nil, err
 			}
+			if p.Arguments != nil {
+				args = nil // --args given: the caller's arguments win
+			}
 		}
 		r.p = p.WithTool(name, args)
 	}
