@@ -179,4 +179,3 @@ func TestSeedProfilesAgainstTheEverythingServer(t *testing.T) {
 		})
 	}
 }
-
