@@ -3,7 +3,7 @@ package harness
 import (
 	"context"
 	"math"
-	"syscall"
+	"runtime"
 	"time"
 )
 
@@ -87,14 +87,29 @@ func nextHit(p Pacer, t, end time.Duration) time.Duration {
 // nanosleep of this thread instead (no spinning, no CPU burnt). Only the open
 // model's single scheduler asks for precision: it blocks an OS thread.
 func sleepUntil(ctx context.Context, at time.Time, precise bool) bool {
+	yielded := false
 	for {
 		d := time.Until(at)
 		if d <= 0 {
 			return ctx.Err() == nil
 		}
 		if precise && d <= preciseWindow {
-			ts := syscall.NsecToTimespec(d.Nanoseconds())
-			_ = syscall.Nanosleep(&ts, nil)
+			if !yielded {
+				// Let the worker just handed a slot run on this P now,
+				// rather than wait for another thread to steal it while
+				// this one sleeps in the kernel.
+				runtime.Gosched()
+				yielded = true
+				continue
+			}
+			if d > spinWindow {
+				kernelSleep(d - spinWindow)
+				continue
+			}
+			for time.Now().Before(at) {
+				// The last few tens of µs: a thread woken from the kernel
+				// needs a CPU again, so it wakes early and spins.
+			}
 			continue
 		}
 		if precise {
@@ -110,5 +125,9 @@ func sleepUntil(ctx context.Context, at time.Time, precise bool) bool {
 	}
 }
 
-// preciseWindow is the runtime's sleep granularity plus its usual overshoot.
-const preciseWindow = 2 * time.Millisecond
+// preciseWindow is the runtime's sleep granularity plus its usual overshoot;
+// spinWindow is a kernel wake-up's usual lateness.
+const (
+	preciseWindow = 2 * time.Millisecond
+	spinWindow    = 50 * time.Microsecond
+)

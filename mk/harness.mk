@@ -24,9 +24,10 @@ $(VEGETA): tools/vegeta/go.mod tools/vegeta/go.sum
 	cd tools/vegeta && $(GO) build -trimpath -o $(VEGETA) github.com/tsenart/vegeta/v12
 	@touch $(VEGETA)
 
-## bench-harness: maximum sustainable rate and CPU per 1,000 requests, harness vs vegeta, same loopback endpoint.
-bench-harness: $(VEGETA)
-	$(GO) run ./harness/bench -vegeta $(VEGETA)
+## bench-harness: `andon load` and vegeta as whole processes on the same loopback endpoint: latency at
+## each rate, CPU per 1,000 requests from the OS, the maximum rate each sustains.
+bench-harness: $(VEGETA) build
+	$(GO) run ./harness/bench -vegeta $(VEGETA) -andon $(ANDON)
 
 BENCH_TARGETS += bench-harness
 
