@@ -225,6 +225,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	r.start = time.Now()
 	r.end = r.start.Add(r.p.Duration)
 	rec := newRecorder(r.start, opts.RecordInterval, opts.ScrapeTarget, hc)
+	// Step 0, everything at zero, so rates start from a known base: taken
+	// before the first slot (which is due at once).
+	if fams, err := r.live.reg.Gather(); err == nil {
+		rec.sample(ctx, 0, fams)
+	}
 	var timeline []Point
 	monitorDone := make(chan struct{})
 	stopMonitor := make(chan struct{})
@@ -270,7 +275,7 @@ func (r *runner) monitor(ctx context.Context, rec *recorder, stop <-chan struct{
 	defer step.Stop()
 	tk := &ticker{s: r.st, start: r.start, last: r.start}
 	var points []Point
-	k := 0
+	k := 1 // step 0 was taken before the first slot
 	sample := func() {
 		fams, err := r.live.reg.Gather()
 		if err == nil {
@@ -278,7 +283,6 @@ func (r *runner) monitor(ctx context.Context, rec *recorder, stop <-chan struct{
 			k++
 		}
 	}
-	sample() // step 0: everything at zero, so rates start from a known base
 	for {
 		select {
 		case now := <-sec.C:
