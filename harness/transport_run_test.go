@@ -114,7 +114,8 @@ func TestLiveMetricsAndRecording(t *testing.T) {
 	for _, name := range []string{
 		`mcp_client_operation_duration_seconds_bucket{error_type="",gen_ai_tool_name="echo",mcp_method_name="tools/call",tier="1",le="0.0001"}`,
 		"andon_harness_requests_intended_total", "andon_harness_requests_sent_total",
-		"andon_harness_in_flight", "andon_harness_active_sessions 2",
+		"andon_harness_in_flight", "andon_harness_active_sessions 2", "andon_harness_open_connections",
+		`andon_harness_requests_dropped_total{reason="in_flight_cap"} 0`, `andon_harness_requests_dropped_total{reason="interrupted"} 0`,
 	} {
 		if !strings.Contains(live, name) {
 			t.Errorf("live /metrics lacks %s", name)

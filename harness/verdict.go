@@ -215,7 +215,7 @@ func WriteVerdict(w io.Writer, v *Verdict) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "threshold\tscope\tobserved\tresult\t")
+	fmt.Fprintln(tw, "threshold\tscope\tobserved\tresult")
 	for _, r := range v.Results {
 		res := "pass"
 		if !r.Pass {
@@ -224,7 +224,7 @@ func WriteVerdict(w io.Writer, v *Verdict) error {
 				res += ": " + r.Reason
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Check, r.Scope, r.Shown, res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Check, r.Scope, r.Shown, res)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
