@@ -126,11 +126,11 @@ func everythingServer() string {
 	return p
 }
 
-// The seed profiles run unchanged (scaled down) against the official
-// "everything" server over Streamable HTTP: a server nobody here wrote, in
-// the 2025-11-25 era, whose echo takes "message", not "text".
-func TestSeedProfilesAgainstTheEverythingServer(t *testing.T) {
-	entry := everythingServer()
+// requireEverything returns node and the everything server's entry point,
+// skipping (failing under ANDON_REQUIRE_EVERYTHING) when they are missing.
+func requireEverything(t *testing.T) (node, entry string) {
+	t.Helper()
+	entry = everythingServer()
 	if entry == "" {
 		if os.Getenv("ANDON_REQUIRE_EVERYTHING") != "" {
 			t.Fatal("the everything server is not installed: run `make everything-server`")
@@ -141,17 +141,31 @@ func TestSeedProfilesAgainstTheEverythingServer(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not installed")
 	}
+	return node, entry
+}
+
+// startEverything starts the everything server over an HTTP transport
+// (streamableHttp or sse) on a free 127.0.0.1 port and returns its address.
+func startEverything(t *testing.T, transport string) string {
+	node, entry := requireEverything(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command(node, entry, "streamableHttp")
+	cmd := exec.Command(node, entry, transport)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	startProcess(t, cmd, func() string { return addr })
-	url := "http://" + addr + "/mcp"
+	return addr
+}
+
+// The seed profiles run unchanged (scaled down) against the official
+// "everything" server over Streamable HTTP: a server nobody here wrote, in
+// the 2025-11-25 era, whose echo takes "message", not "text".
+func TestSeedProfilesAgainstTheEverythingServer(t *testing.T) {
+	url := "http://" + startEverything(t, "streamableHttp") + "/mcp"
 	for _, name := range BuiltinProfiles() {
 		t.Run(name, func(t *testing.T) {
 			p, err := LoadProfile(name)
@@ -175,6 +189,44 @@ func TestSeedProfilesAgainstTheEverythingServer(t *testing.T) {
 			if res.Completed == 0 || res.Errors != 0 || res.Sent+res.Dropped != res.Intended {
 				t.Errorf("intended %d, sent %d, dropped %d, completed %d, errors %d (%v); want every request answered",
 					res.Intended, res.Sent, res.Dropped, res.Completed, res.Errors, res.ErrorSamples)
+			}
+		})
+	}
+}
+
+// The everything server over its other transports: legacy HTTP+SSE and
+// stdio (one server process per session, so two sessions).
+func TestEverythingServerOverLegacySSEAndStdio(t *testing.T) {
+	node, entry := requireEverything(t)
+	for _, tc := range []struct {
+		name   string
+		target func(t *testing.T) Target
+	}{
+		{"legacy HTTP+SSE", func(t *testing.T) Target {
+			return Target{URL: "http://" + startEverything(t, "sse") + "/sse", Transport: TransportSSE}
+		}},
+		{"stdio", func(*testing.T) Target {
+			return Target{Transport: TransportStdio, Command: []string{node, entry, "stdio"}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := LoadProfile("baseline")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p.Scale(0.01, 0.01)
+			p.Sessions = 2
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := Run(ctx, Options{Target: tc.target(t), Profile: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("tool %s, era %s, intended %d, sent %d, completed %d, errors %d %v",
+				res.Profile.Tool, res.Era, res.Intended, res.Sent, res.Completed, res.Errors, res.ErrorSamples)
+			if res.Profile.Tool != "echo" || res.Completed == 0 || res.Errors != 0 || res.Sent+res.Dropped != res.Intended {
+				t.Errorf("tool %s, intended %d, sent %d, dropped %d, completed %d, errors %d (%v); want echo and every request answered",
+					res.Profile.Tool, res.Intended, res.Sent, res.Dropped, res.Completed, res.Errors, res.ErrorSamples)
 			}
 		})
 	}

@@ -54,6 +54,6 @@ everything-server: $(EVERYTHING)
 
 ## test-interop: the seed profiles against the official everything server (fails instead of skipping).
 test-interop: everything-server
-	ANDON_REQUIRE_EVERYTHING=1 $(GO) test -count=1 -run 'TestSeedProfilesAgainstTheEverythingServer' ./harness/
+	ANDON_REQUIRE_EVERYTHING=1 $(GO) test -count=1 -run 'TestSeedProfilesAgainstTheEverythingServer|TestEverythingServerOverLegacySSEAndStdio' ./harness/
 
 TEST_TARGETS += test-interop
