@@ -68,9 +68,9 @@ func nextHit(p Pacer, t, end time.Duration) time.Duration {
 	for t < end {
 		r := p.Rate(t)
 		if r > 0 {
-			dt := time.Duration(float64(time.Second) / r)
+			dt := time.Duration(math.Round(float64(time.Second) / r))
 			if mid := p.Rate(t + dt/2); mid > 0 {
-				dt = time.Duration(float64(time.Second) / mid)
+				dt = time.Duration(math.Round(float64(time.Second) / mid))
 			}
 			return t + max(dt, 1)
 		}
