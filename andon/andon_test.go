@@ -18,9 +18,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// initTest creates a new ledger file at path, as 'andon init' does.
+func initTest(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := InitSQLite(path, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func openTest(t testing.TB) (*Ledger, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +341,7 @@ func FuzzParseDetails(f *testing.F) {
 }
 
 func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +353,7 @@ func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if list, _ := s.List(context.Background(), Filter{}); len(list) != 1 {
+	if list, _, _ := s.List(context.Background(), Filter{}); len(list) != 1 {
 		t.Fatalf("one trigger then Close stored %d andons", len(list))
 	}
 }

@@ -2,7 +2,6 @@ package andon
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -115,7 +114,7 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 3,200 notifications")
 	}
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	const rewind = 256 // frames of 4 KiB
 	s, err := openSQLite(path, rewind)
 	if err != nil {
@@ -152,10 +151,9 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	t.Logf("largest WAL %d KiB", maxWAL>>10)
 }
 
-// A named document round-trips, and a database of the previous schema
-// (before the state table) gets it when opened.
-func TestStateDocumentsAndTheirMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "andon.db")
+// A named document round-trips, and survives a reopen.
+func TestStateDocumentsRoundTrip(t *testing.T) {
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -173,19 +171,11 @@ func TestStateDocumentsAndTheirMigration(t *testing.T) {
 		}
 	}
 	s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DROP TABLE state; PRAGMA user_version = 1`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	if s, err = OpenSQLite(path); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.PutState(ctx, "actuator", []byte(`{}`)); err != nil {
-		t.Fatalf("after migrating a version-1 database: %v", err)
+	if got, err := s.State(ctx, "actuator"); err != nil || string(got) != `{"v":2}` {
+		t.Fatalf("after reopen: State = %q, %v", got, err)
 	}
 }

@@ -46,6 +46,14 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SigningKeyFile != "" {
+		sg, err := andon.LoadSigner(cfg.SigningKeyFile)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		store.SetSigner(sg)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
@@ -92,9 +100,9 @@ const actuatorState = "actuator"
 // change at once; the database and receipts directory need a restart.
 func (s *Server) Reload(cfg *Config) {
 	old := s.cfg.Load()
-	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir {
-		s.log.Warn("db and receipts_dir changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir)
-		cfg.DB, cfg.ReceiptsDir = old.DB, old.ReceiptsDir
+	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir || cfg.SigningKeyFile != old.SigningKeyFile {
+		s.log.Warn("db, receipts_dir and signing_key_file changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
+		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile = old.DB, old.ReceiptsDir, old.SigningKeyFile
 	}
 	s.engine.SetPolicy(cfg.policy)
 	s.cfg.Store(cfg)
@@ -127,12 +135,15 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// auth requires the bearer token when one is configured.
+// auth requires the bearer token unless the config says insecure_no_auth
+// (then Run listens on loopback only). No token and no such setting refuses
+// everything: fail closed, never an open door.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := s.cfg.Load().BearerToken; tok != "" {
+		if cfg := s.cfg.Load(); !cfg.InsecureNoAuth {
+			tok := cfg.BearerToken
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			if !ok || tok == "" || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="andon-webhook"`)
 				s.reply(w, r, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token: set http_config.authorization in the Alertmanager receiver"})
 				return

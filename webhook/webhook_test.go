@@ -19,13 +19,28 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/andon-sre/andon/andon"
 )
 
-// testServer runs the real Server (real SQLite file) behind a loopback listener.
+// newLedger creates a ledger file, as 'andon init' does, and returns its path.
+func newLedger(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "andon.db")
+	if _, err := andon.InitSQLite(path, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testServer runs the real Server (real SQLite file) behind a loopback
+// listener; without a bearer token in config, it runs insecure_no_auth.
 func testServer(t testing.TB, config string) (*Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := ParseConfig([]byte("db: " + filepath.Join(dir, "andon.db") + "\n" + config))
+	if !strings.Contains(config, "bearer_token") {
+		config += "\ninsecure_no_auth: true\n"
+	}
+	cfg, err := ParseConfig([]byte("db: " + newLedger(t) + "\n" + config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +256,21 @@ func TestReloadSwapsToken(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	emptyFile, blankFile := filepath.Join(dir, "empty"), filepath.Join(dir, "blank")
+	os.WriteFile(emptyFile, nil, 0o600)
+	os.WriteFile(blankFile, []byte(" \n\t\n"), 0o600)
 	cases := []struct{ name, yaml, want string }{
 		{"unknown keys fail", "dbb: x", "field dbb not found"},
-		{"an invalid inline actuator policy fails", "actuator: {defaults: {max_shed_fraction: 2}}", "max_shed_fraction"},
-		{"inline and file policy together fail", "actuator: {dry_run: true}\nactuator_file: x.yaml", "not both"},
-		{"a tiny body limit fails", "max_body_bytes: 10", "too small"},
+		{"an invalid inline actuator policy fails", "bearer_token: t\nactuator: {defaults: {max_shed_fraction: 2}}", "max_shed_fraction"},
+		{"inline and file policy together fail", "bearer_token: t\nactuator: {dry_run: true}\nactuator_file: x.yaml", "not both"},
+		{"a tiny body limit fails", "bearer_token: t\nmax_body_bytes: 10", "too small"},
+		{"no authentication at all fails", "db: x.db", "needs authentication"},
+		{"an empty config fails", "{}", "needs authentication"},
+		{"an empty token file fails", "bearer_token_file: " + emptyFile, "is empty"},
+		{"a whitespace-only token file fails", "bearer_token_file: " + blankFile, "is empty"},
+		{"an unreadable token file fails", "bearer_token_file: /nonexistent/token", "bearer_token_file"},
+		{"a token and insecure_no_auth together fail", "bearer_token: t\ninsecure_no_auth: true", "choose one"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -279,7 +304,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	webCfg := filepath.Join(dir, "web.yml")
 	// bcrypt of "s3cret", as in Prometheus' web config files.
 	os.WriteFile(webCfg, []byte("basic_auth_users:\n  alertmanager: $2a$04$ncCJ5AdWYGvD/q3EmnuTi.DZJMp6Xx9SaPSh4bekRUflAyqC1OyLO\n"), 0o644)
-	cfg, _ := ParseConfig([]byte("db: " + filepath.Join(dir, "a.db")))
+	cfg, _ := ParseConfig([]byte("db: " + newLedger(t) + "\ninsecure_no_auth: true"))
 	s, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
