@@ -41,9 +41,16 @@ func count(t *testing.T, s Store, table string) int {
 // of 70 alerts (three chunks), the same alert twice within it, a re-send,
 // and the resolved notification must each be recorded exactly once.
 func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
+	t.Run("statements", func(t *testing.T) { testIngestChunks(t, 70) })
+	// And in write ops of up to ingestChunk: one andon for the whole
+	// notification, the repeated alert a duplicate in a later op.
+	t.Run("write ops", func(t *testing.T) { testIngestChunks(t, 2*ingestChunk+70) })
+}
+
+func testIngestChunks(t *testing.T, size int) {
 	l, _ := openTest(t)
 	ctx := context.Background()
-	n := notification("g", 70, "firing")
+	n := notification("g", size, "firing")
 	n.Alerts = append(n.Alerts, n.Alerts[5]) // the same alert twice in one notification
 	res, err := l.Ingest(ctx, n)
 	if err != nil {
@@ -54,7 +61,7 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 	}
 	id := res.Opened[0].ID
 	for i, dup := range res.Duplicate {
-		if want := i == 70; dup != want {
+		if want := i == size; dup != want {
 			t.Fatalf("alert %d duplicate = %v, want %v", i, dup, want)
 		}
 		if res.AndonIDs[i] != id {
@@ -73,7 +80,7 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 	if len(again.Opened) != 0 {
 		t.Fatalf("the re-send opened %d andons", len(again.Opened))
 	}
-	resolved, err := l.Ingest(ctx, notification("g", 70, "resolved"))
+	resolved, err := l.Ingest(ctx, notification("g", size, "resolved"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +89,8 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 			t.Fatalf("resolved alert %d: duplicate %v, andon %q; want a new record tied to no andon", i, dup, resolved.AndonIDs[i])
 		}
 	}
-	if got := count(t, l.Store, "alerts"); got != 140 {
-		t.Fatalf("%d alert records, want 70 firing + 70 resolved", got)
+	if got := count(t, l.Store, "alerts"); got != 2*size {
+		t.Fatalf("%d alert records, want %d firing + %d resolved", got, size, size)
 	}
 	if got := count(t, l.Store, "andons WHERE status = 'open'"); got != 1 {
 		t.Fatalf("%d open andons, want 1: resolved alerts leave it to a human", got)

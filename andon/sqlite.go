@@ -113,6 +113,7 @@ type SQLite struct {
 	write        *sql.DB // two connections: the writer's and the checkpointer's
 	read         *sql.DB
 	ops          chan writeOp
+	bulk         chan writeOp  // chunks of huge notifications, taken when ops is empty
 	checkpoint   chan struct{} // the writer committed: WAL to copy back
 	stop         chan struct{}
 	done         chan struct{} // the writer has stopped
@@ -162,7 +163,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &SQLite{id: id, write: w, read: r, ops: make(chan writeOp, maxBatch), checkpoint: make(chan struct{}, 1),
+	s := &SQLite{id: id, write: w, read: r, ops: make(chan writeOp, maxBatch), bulk: make(chan writeOp, 1), checkpoint: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), checkpointed: make(chan struct{}), rewindFrames: rewindFrames, walPath: path + "-wal"}
 	if err := s.start(); err != nil {
 		w.Close()
@@ -611,10 +612,18 @@ func queryReceipts(ctx context.Context, db querier, q string, args ...any) ([]Re
 }
 
 // Ingest records a notification's alerts, idempotently on (key, status),
-// and opens the andons its new firing alerts ask for, in one transaction.
-// What needs no database (validation, JSON encoding) happens here, in the
-// caller's goroutine, so the single writer only runs the statements: one
-// lookup and one multi-row insert per 32 alerts, plus the andons opened.
+// and opens the andons its new firing alerts ask for. What needs no
+// database (validation, JSON encoding) happens here, in the caller's
+// goroutine, so the single writer only runs the statements: one lookup and
+// one multi-row insert per 32 alerts, plus the andons opened.
+//
+// Fair ingest: a notification of more than ingestChunk alerts is committed
+// in chunks of that many, one bulk write op each, submitted one after the
+// other; the writer commits a bulk op alone and only when no other request
+// waits, so small notifications are committed between two chunks of a huge
+// one instead of waiting for all of it. It returns (and the webhook acknowledges)
+// only when every chunk is durable; after a failure part of it may be
+// recorded, which the idempotent retry Alertmanager sends then completes.
 func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, error) {
 	recv := n.ReceivedAt.UnixMilli()
 	rows := make([][]any, len(n.Alerts))
@@ -630,52 +639,69 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
 			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
 	}
-	var res IngestResult
-	err := s.do(ctx, func(tx *wconn) error {
-		res = IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
-		seen, err := alertsSeen(tx, n.Alerts)
-		if err != nil {
-			return err
-		}
-		origins := map[string]string{} // alerts of one group usually share their origin
-		fresh := make([][]any, 0, len(rows))
-		for i, al := range n.Alerts {
-			id := alertID{al.Key, al.Status}
-			if andonID, ok := seen[id]; ok {
-				res.Duplicate[i], res.AndonIDs[i] = true, andonID
-				continue
-			}
-			var andonID string
-			if al.Andon != nil && al.Status == "firing" {
-				if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
-					andonID = id
-				} else {
-					tr, err := s.triggerTx(tx, *al.Andon, n.ReceivedAt)
-					if err != nil {
-						return err
-					}
-					andonID = tr.Andon.ID
-					origins[al.Andon.Origin] = andonID
-					if tr.Created {
-						res.Opened = append(res.Opened, tr.Andon)
-						res.Receipts = append(res.Receipts, *tr.Receipt)
-					}
-				}
-			}
-			res.AndonIDs[i] = andonID
-			seen[id] = andonID // the same alert twice in one notification: the second is a duplicate
-			rows[i][len(rows[i])-1] = andonID
-			fresh = append(fresh, rows[i])
-		}
-		for c := range slices.Chunk(fresh, alertChunk) {
-			if err := tx.exec(qInsertAlerts[len(c)], slices.Concat(c...)...); err != nil {
+	res := IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
+	origins := map[string]string{} // alerts of one group usually share their origin; committed chunks' andons stay valid
+	do := s.do
+	if len(n.Alerts) > ingestChunk {
+		do = s.doBulk
+	}
+	for start := 0; start < len(n.Alerts); start += ingestChunk {
+		end := min(start+ingestChunk, len(n.Alerts))
+		var opened []Andon
+		var receipts []Receipt
+		err := do(ctx, func(tx *wconn) error {
+			opened, receipts = nil, nil
+			seen, err := alertsSeen(tx, n.Alerts[start:end])
+			if err != nil {
 				return err
 			}
+			fresh := make([][]any, 0, end-start)
+			for i := start; i < end; i++ {
+				al := n.Alerts[i]
+				id := alertID{al.Key, al.Status}
+				if andonID, ok := seen[id]; ok {
+					res.Duplicate[i], res.AndonIDs[i] = true, andonID
+					continue
+				}
+				var andonID string
+				if al.Andon != nil && al.Status == "firing" {
+					if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
+						andonID = id
+					} else {
+						tr, err := s.triggerTx(tx, *al.Andon, n.ReceivedAt)
+						if err != nil {
+							return err
+						}
+						andonID = tr.Andon.ID
+						origins[al.Andon.Origin] = andonID
+						if tr.Created {
+							opened = append(opened, tr.Andon)
+							receipts = append(receipts, *tr.Receipt)
+						}
+					}
+				}
+				res.AndonIDs[i] = andonID
+				seen[id] = andonID // the same alert twice in one notification: the second is a duplicate
+				rows[i][len(rows[i])-1] = andonID
+				fresh = append(fresh, rows[i])
+			}
+			for c := range slices.Chunk(fresh, alertChunk) {
+				if err := tx.exec(qInsertAlerts[len(c)], slices.Concat(c...)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return IngestResult{}, err
 		}
-		return nil
-	})
-	return res, err
+		res.Opened, res.Receipts = append(res.Opened, opened...), append(res.Receipts, receipts...)
+	}
+	return res, nil
 }
+
+// ingestChunk bounds the alerts one write op records (see Ingest).
+const ingestChunk = 128
 
 type alertID struct{ key, status string }
 

@@ -244,6 +244,11 @@ func alertAndon(a Alert, stage string) *andon.Trigger {
 	if sku == "" {
 		sku = name // an alert without a service label still stops something: its own line
 	}
+	if _, err := andon.NormalizeID("sku", sku); err != nil {
+		// Refusing the notification would leave the line running: stop it
+		// under the label's escaped, visible spelling instead.
+		sku = andon.Escape(sku)
+	}
 	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
 		"alertname": name, "signal": signal, "level": a.Labels[limits.LabelLevel], "severity": a.Labels[limits.LabelSeverity],
 		"instance": a.Labels["instance"], "fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339),
