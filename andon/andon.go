@@ -130,13 +130,14 @@ func hasVisible(s string) bool {
 }
 
 // NormalizeID returns an identifier (sku, stage) without surrounding
-// spaces, and refuses one holding control or invisible characters (format
-// characters: zero-width spaces, bidi overrides), which would make two
-// identifiers look alike or forge a table row when printed.
+// spaces, and refuses one holding anything but printable characters and
+// plain spaces: control and invisible characters (format characters such as
+// zero-width spaces and bidi overrides, unassigned code points, invalid
+// UTF-8) would make two identifiers look alike or forge a table row when printed.
 func NormalizeID(field, s string) (string, error) {
 	s = strings.TrimSpace(s)
 	for i, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || (unicode.IsSpace(r) && r != ' ') {
+		if !printable(r) || r == utf8.RuneError {
 			return "", fmt.Errorf("%w: %s %q has an invisible or control character (%U) at byte %d: use printable text", ErrInvalid, field, s, r, i)
 		}
 	}

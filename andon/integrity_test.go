@@ -365,3 +365,24 @@ func FuzzParseKeys(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIdentifiersAndEscape: what NormalizeID accepts and what Escape writes
+// hold no control or invisible character, and Escape changes printable text not at all.
+func FuzzIdentifiersAndEscape(f *testing.F) {
+	for _, s := range []string{"build-9", " build-9 ", "a\u200bb", "x\u202ey", "\x1b[31mred", "bad\xff", "tab\tnl\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e := Escape(s)
+		for _, r := range e {
+			if !printable(r) {
+				t.Fatalf("Escape(%q) = %q holds %U", s, e, r)
+			}
+		}
+		if id, err := NormalizeID("sku", s); err == nil {
+			if Escape(id) != id {
+				t.Fatalf("NormalizeID accepted %q, which Escape changes to %q", id, Escape(id))
+			}
+		}
+	})
+}

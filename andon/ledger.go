@@ -149,24 +149,46 @@ func (l *Ledger) SyncReceiptFiles(ctx context.Context) (int, error) {
 }
 
 // Gate lists the open andons blocking sku. It answers only when the open
-// andons the store holds are exactly those the sku's receipts prove open;
-// otherwise ErrTampered (the CLI exits 2: no answer, never "proceed").
+// andons the store holds are those the sku's receipts prove open: each open
+// row agrees with its receipts (and none resolves it), and there are as many
+// as the sku's receipts prove open (so a row deleted, moved to another sku
+// or marked resolved is seen). Otherwise ErrTampered: the CLI exits 2, no
+// answer, never "proceed".
 func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error) {
 	sku, err := NormalizeID("sku", sku)
 	if err != nil {
 		return GateResult{}, err
 	}
-	open, rs, err := l.Store.Open(ctx, sku)
+	st, err := l.Store.Open(ctx, sku)
 	if err != nil {
 		return GateResult{}, err
 	}
-	if err := proveRows(open, rs); err != nil {
+	open := st.Andons
+	if err := proveRows(open, st.Receipts); err != nil {
 		return GateResult{}, fmt.Errorf("gate %s: %w", sku, err)
+	}
+	if st.ProvenOpen != len(open) {
+		return GateResult{}, fmt.Errorf("gate %s: %w: its receipts prove %d andon(s) open, the store holds %d open: run 'andon receipts verify'", sku, ErrTampered, st.ProvenOpen, len(open))
 	}
 	if open == nil {
 		open = []Andon{}
 	}
 	return GateResult{SKU: sku, Stage: stage, Proceed: len(open) == 0, Blocking: open}, nil
+}
+
+// CheckSigning fails with ErrKeyRequired when the chain is signed and the
+// store holds no key: every write would fail, so a receiver refuses to start.
+func (l *Ledger) CheckSigning(ctx context.Context, haveKey bool) error {
+	head, err := l.Store.Head(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case head.KeyID != "" && !haveKey:
+		return fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, head.Seq, head.KeyID)
+	}
+	return nil
 }
 
 // Show returns one andon with its receipts, when they agree.
@@ -186,6 +208,9 @@ func (l *Ledger) Show(ctx context.Context, id string) (Andon, []Receipt, error) 
 
 // List returns andons matching f, newest first, when their receipts agree.
 func (l *Ledger) List(ctx context.Context, f Filter) ([]Andon, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%w: limit %d is negative", ErrInvalid, f.Limit)
+	}
 	if f.SKU != "" {
 		var err error
 		if f.SKU, err = NormalizeID("sku", f.SKU); err != nil {
@@ -204,6 +229,9 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]Andon, error) {
 
 // Actions returns the actuator's recorded decisions, newest first.
 func (l *Ledger) Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%w: limit %d is negative", ErrInvalid, f.Limit)
+	}
 	return l.Store.Actions(ctx, f)
 }
 

@@ -511,22 +511,35 @@ func (s *SQLite) List(ctx context.Context, f Filter) (out []Andon, rs []Receipt,
 	return out, rs, err
 }
 
-// Open returns the open andons of sku and, read in the same snapshot, the
-// receipts that prove what is open: its andon_triggered receipts (found
-// through the index on the sku in their body) with no andon_resolved receipt.
-func (s *SQLite) Open(ctx context.Context, sku string) (rows []Andon, rs []Receipt, err error) {
+// Open reads, in one snapshot, the open andons of sku with their receipts,
+// and counts the sku's andon_triggered and andon_resolved receipts through
+// the index on the sku and type in their body (the count reads the index
+// only, no receipt body).
+func (s *SQLite) Open(ctx context.Context, sku string) (st OpenState, err error) {
 	err = s.snapshot(ctx, func(tx *sql.Tx) error {
 		var err error
-		if rows, err = queryAndons(ctx, tx, andonSelect+` WHERE sku = ? AND status = 'open' ORDER BY opened_ms DESC, id DESC`, sku); err != nil {
+		if st.Andons, err = queryAndons(ctx, tx, andonSelect+` WHERE sku = ? AND status = 'open' ORDER BY opened_ms DESC, id DESC`, sku); err != nil {
 			return err
 		}
-		rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts r
-			WHERE json_extract(body, '$.sku') = ? AND json_extract(body, '$.receipt_type') = 'andon_triggered'
-			AND NOT EXISTS (SELECT 1 FROM receipts x WHERE x.andon_id = r.andon_id AND x.seq > r.seq)
-			ORDER BY seq`, sku)
-		return err
+		for _, a := range st.Andons {
+			rs, err := queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = ? ORDER BY seq`, a.ID)
+			if err != nil {
+				return err
+			}
+			st.Receipts = append(st.Receipts, rs...)
+		}
+		var triggered, resolved int
+		const q = `SELECT count(*) FROM receipts WHERE json_extract(body, '$.sku') = ? AND json_extract(body, '$.receipt_type') = ?`
+		if err := tx.QueryRowContext(ctx, q, sku, ReceiptTriggered).Scan(&triggered); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, q, sku, ReceiptResolved).Scan(&resolved); err != nil {
+			return err
+		}
+		st.ProvenOpen = triggered - resolved
+		return nil
 	})
-	return rows, rs, err
+	return st, err
 }
 
 // Chain returns the whole receipt chain and every andon, read in one snapshot.
@@ -546,6 +559,18 @@ func (s *SQLite) Chain(ctx context.Context) (rs []Receipt, andons []Andon, err e
 func (s *SQLite) Receipts(ctx context.Context) ([]Receipt, error) {
 	rs, err := queryReceipts(ctx, s.read, `SELECT seq, andon_id, body FROM receipts ORDER BY seq`)
 	return rs, readErr(err)
+}
+
+// Head returns the last receipt of the chain.
+func (s *SQLite) Head(ctx context.Context) (Receipt, error) {
+	rs, err := queryReceipts(ctx, s.read, `SELECT seq, andon_id, body FROM receipts ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return Receipt{}, readErr(err)
+	}
+	if len(rs) == 0 {
+		return Receipt{}, ErrNotFound
+	}
+	return rs[0], nil
 }
 
 // snapshot runs fn in one read transaction: what it reads is one moment of the ledger.

@@ -23,13 +23,14 @@ type Store interface {
 	Get(ctx context.Context, id string) (Andon, []Receipt, error)
 	// List returns the andons f selects and their receipts.
 	List(ctx context.Context, f Filter) ([]Andon, []Receipt, error)
-	// Open returns the open andons of sku and the receipts proving what is
-	// open: the sku's andon_triggered receipts no later receipt follows.
-	Open(ctx context.Context, sku string) ([]Andon, []Receipt, error)
+	// Open returns what the gate reads about sku (see OpenState).
+	Open(ctx context.Context, sku string) (OpenState, error)
 	// Chain returns the whole receipt chain, in order, and every andon.
 	Chain(ctx context.Context) ([]Receipt, []Andon, error)
 	// Receipts returns the whole chain in order.
 	Receipts(ctx context.Context) ([]Receipt, error)
+	// Head returns the last receipt of the chain (ErrNotFound when there is none).
+	Head(ctx context.Context) (Receipt, error)
 	Ingest(ctx context.Context, n Notification) (IngestResult, error)
 	RecordActions(ctx context.Context, recs []ActionRecord) error
 	Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error)
@@ -39,6 +40,15 @@ type Store interface {
 	State(ctx context.Context, name string) ([]byte, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// OpenState is what the gate reads about one sku, in one snapshot: its open
+// andons with their receipts, and how many andons the sku's receipts prove
+// open (andon_triggered minus andon_resolved receipts naming the sku).
+type OpenState struct {
+	Andons     []Andon
+	Receipts   []Receipt
+	ProvenOpen int
 }
 
 // TriggerResult is the andon a trigger opened, or the open one with the same origin.

@@ -72,6 +72,13 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.alerts = map[string]prometheus.Counter{"firing": alerts.WithLabelValues("firing"), "resolved": alerts.WithLabelValues("resolved")}
 	reg.MustRegister(s.notifications, alerts)
 	s.ledger = &andon.Ledger{Store: store, Metrics: andon.NewMetrics(reg, store), ReceiptsDir: cfg.ReceiptsDir, Logger: log}
+	if err := s.ledger.CheckSigning(context.Background(), cfg.SigningKeyFile != ""); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if cfg.SigningKeyFile == "" {
+		log.Warn("receipts are not signed: set signing_key_file (see 'andon keygen') so that whoever can write the database cannot rewrite history")
+	}
 	if n, err := s.ledger.SyncReceiptFiles(context.Background()); err != nil {
 		store.Close()
 		return nil, err

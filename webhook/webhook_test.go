@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -340,5 +341,82 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// With signing_key_file the receiver signs its receipts; restarted without
+// the key on a signed ledger, it refuses to start instead of failing every write.
+func TestSignedLedgerNeedsItsKeyToStart(t *testing.T) {
+	db := newLedger(t)
+	key := filepath.Join(t.TempDir(), "receipts.key")
+	if _, err := andon.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig([]byte("db: " + db + "\ninsecure_no_auth: true\nsigning_key_file: " + key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	if code, a := post(t, srv.URL, "", encode(payload("g", 1, "firing")), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
+		t.Fatalf("status %d, ack %+v", code, a)
+	}
+	head, err := s.Ledger().Store.Head(context.Background())
+	if err != nil || head.KeyID == "" || head.Signature == "" {
+		t.Fatalf("head receipt %+v, %v: want it signed", head, err)
+	}
+	srv.Close()
+	s.Close()
+	cfg, _ = ParseConfig([]byte("db: " + db + "\ninsecure_no_auth: true"))
+	if s, err := New(cfg, nil); !errors.Is(err, andon.ErrKeyRequired) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("restart without the key: %v; want ErrKeyRequired", err)
+	}
+}
+
+// Only loopback addresses count as loopback for insecure_no_auth.
+func TestInsecureNoAuthListensOnLoopbackOnly(t *testing.T) {
+	for addrs, want := range map[string]bool{
+		"127.0.0.1:9095": true, "[::1]:9095": true, "localhost:9095": true,
+		":9095": false, "0.0.0.0:9095": false, "10.0.0.1:9095": false, "127.0.0.1:1,:2": false,
+	} {
+		list := strings.Split(addrs, ",")
+		if got := listensOnLoopback(&web.FlagConfig{WebListenAddresses: &list}); got != want {
+			t.Errorf("%s: loopback %v, want %v", addrs, got, want)
+		}
+	}
+}
+
+// 'andon webhook' does not start with an empty token file, nor without
+// authentication on a non-loopback address; --init creates a missing ledger only.
+func TestRunRefusesAnOpenDoor(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "token")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	db := filepath.Join(dir, "l.db")
+	for _, c := range []struct{ name, config, addr, want string }{
+		{"an empty token file", "db: " + db + "\nbearer_token_file: " + empty, "127.0.0.1:0", "is empty"},
+		{"no authentication on every interface", "db: " + db + "\ninsecure_no_auth: true", ":0", "needs --web.listen-address on loopback"},
+		{"a missing ledger without --init", "db: " + db + "\ninsecure_no_auth: true", "127.0.0.1:0", "no such file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "webhook.yml")
+			os.WriteFile(cfg, []byte(c.config), 0o644)
+			addrs, systemd, webCfg := []string{c.addr}, false, ""
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := Run(ctx, RunOptions{ConfigFile: cfg, Web: &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webCfg}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Run = %v; want an error saying %q", err, c.want)
+			}
+			if _, err := os.Stat(db); err == nil {
+				t.Fatal("a ledger was created")
+			}
+		})
 	}
 }
