@@ -211,6 +211,14 @@ func (l *Ledger) List(ctx context.Context, f Filter) ([]Andon, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("%w: limit %d is negative", ErrInvalid, f.Limit)
 	}
+	if f.Type != "" {
+		if _, err := ParseFailureType(string(f.Type)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	if f.Status != "" && f.Status != StatusOpen && f.Status != StatusResolved {
+		return nil, fmt.Errorf("%w: status %q: use open or resolved", ErrInvalid, f.Status)
+	}
 	if f.SKU != "" {
 		var err error
 		if f.SKU, err = NormalizeID("sku", f.SKU); err != nil {

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/actuator"
+	"github.com/andon-sre/andon/andon"
 )
 
 // Config is the file given to 'andon webhook --config'. Authentication is
@@ -66,6 +67,9 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	if c.AndonStage == "" {
 		c.AndonStage = "operate"
+	}
+	if _, err := andon.NormalizeID("andon_stage", c.AndonStage); err != nil {
+		return nil, err
 	}
 	if c.MaxBodyBytes < 1024 {
 		return nil, fmt.Errorf("max_body_bytes %d is too small for any notification: use at least 1024", c.MaxBodyBytes)

@@ -247,14 +247,14 @@ func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
 
 func alertAndon(a Alert, stage string) *andon.Trigger {
 	name, svc, signal := a.Labels["alertname"], a.Labels[limits.LabelService], a.Labels[limits.LabelSignal]
-	sku := svc
-	if sku == "" {
-		sku = name // an alert without a service label still stops something: its own line
-	}
-	if _, err := andon.NormalizeID("sku", sku); err != nil {
+	sku, err := andon.NormalizeID("sku", svc)
+	if err != nil {
 		// Refusing the notification would leave the line running: stop it
 		// under the label's escaped, visible spelling instead.
-		sku = andon.Escape(sku)
+		sku = strings.TrimSpace(andon.Escape(svc))
+	}
+	if sku == "" {
+		sku = name // an alert without a service label still stops something: its own line
 	}
 	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
 		"alertname": name, "signal": signal, "level": a.Labels[limits.LabelLevel], "severity": a.Labels[limits.LabelSeverity],

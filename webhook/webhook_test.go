@@ -420,3 +420,18 @@ func TestRunRefusesAnOpenDoor(t *testing.T) {
 		})
 	}
 }
+
+// A service label the ledger would refuse as a sku still stops the line,
+// under its escaped spelling: the notification is recorded, not refused.
+func TestInvisibleServiceLabelStillStopsTheLine(t *testing.T) {
+	s, url := testServer(t, "")
+	m := payload("g", 1, "firing")
+	m.Alerts[0].Labels["service"] = "svc\u200bx"
+	if code, a := post(t, url, "", encode(m), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
+		t.Fatalf("status %d, ack %+v", code, a)
+	}
+	g, err := s.Ledger().Gate(context.Background(), `svc\u{200B}x`, "deploy")
+	if err != nil || g.Proceed {
+		t.Fatalf("gate of the escaped sku: %+v %v; want blocked", g, err)
+	}
+}
