@@ -246,7 +246,7 @@ func TestMetricsReadTheStore(t *testing.T) {
 }
 
 func TestHTTPClientRoundTrip(t *testing.T) {
-	l, _ := openTest(t)
+	l, path := openTest(t)
 	srv := httptest.NewServer(l.Handler())
 	defer srv.Close()
 	var c API = &Client{URL: srv.URL}
@@ -278,6 +278,19 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	}
 	if list, _ := c.List(ctx, Filter{SKU: "svc"}); len(list) != 1 {
 		t.Fatalf("list: %v", list)
+	}
+	// A ledger whose table no longer matches its chain answers ErrTampered over HTTP too.
+	c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM andons WHERE status = 'open'`); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := c.Gate(ctx, "svc", "deploy"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("gate over HTTP on a tampered ledger: %+v %v; want ErrTampered", g, err)
 	}
 }
 

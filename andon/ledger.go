@@ -165,10 +165,10 @@ func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error
 	}
 	open := st.Andons
 	if err := proveRows(open, st.Receipts); err != nil {
-		return GateResult{}, fmt.Errorf("gate %s: %w", sku, err)
+		return GateResult{}, fmt.Errorf("%w (gate of sku %s)", err, sku)
 	}
 	if st.ProvenOpen != len(open) {
-		return GateResult{}, fmt.Errorf("gate %s: %w: its receipts prove %d andon(s) open, the store holds %d open: run 'andon receipts verify'", sku, ErrTampered, st.ProvenOpen, len(open))
+		return GateResult{}, fmt.Errorf("%w: the receipts of sku %s prove %d andon(s) open, the store holds %d open: run 'andon receipts verify'", ErrTampered, sku, st.ProvenOpen, len(open))
 	}
 	if open == nil {
 		open = []Andon{}

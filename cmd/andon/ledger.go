@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -247,7 +248,7 @@ func registerLedger(app *kingpin.Application) {
 	f.add(acts)
 	var af andon.ActionFilter
 	acts.Flag("service", "Only this service.").StringVar(&af.Service)
-	acts.Flag("result", "applied, dry_run, skipped or failed.").EnumVar(&af.Result, "", "applied", "dry_run", "skipped", "failed")
+	acts.Flag("result", strings.Join(andon.ActionResults, ", ")+".").EnumVar(&af.Result, append([]string{""}, andon.ActionResults...)...)
 	acts.Flag("limit", "At most this many.").Default("100").IntVar(&af.Limit)
 	acts.Action(func(*kingpin.ParseContext) error {
 		return f.with(false, func(ctx context.Context, api andon.API) error {
