@@ -304,6 +304,11 @@ func TestIdentifiersAndResolutionText(t *testing.T) {
 	if g, err := l.Gate(ctx, "build-9", ""); err != nil || g.Proceed {
 		t.Fatalf("gate build-9 after trigger ' build-9 ': %+v %v", g, err)
 	}
+	for _, sku := range []string{"", "  ", "build​-9"} {
+		if g, err := l.Gate(ctx, sku, ""); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("gate of sku %q: %+v %v; want ErrInvalid, never an answer", sku, g, err)
+		}
+	}
 	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
 	if _, err := l.Resolve(ctx, a.Andon.ID, Resolution{RootCause: "x", FixApplied: "y", PreventionAdded: "\u200b \u200b"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a zero-width-space prevention was accepted: %v", err)

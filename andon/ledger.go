@@ -159,6 +159,9 @@ func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error
 	if err != nil {
 		return GateResult{}, err
 	}
+	if sku == "" {
+		return GateResult{}, fmt.Errorf("%w: sku is empty: pass the service or build to check", ErrInvalid)
+	}
 	st, err := l.Store.Open(ctx, sku)
 	if err != nil {
 		return GateResult{}, err
