@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,6 +205,10 @@ func InitSQLite(path string, at time.Time) (Identity, error) {
 	}
 	if err := os.Link(tmp, path); err != nil {
 		return Identity{}, fmt.Errorf("init %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil { // make the new name durable
+		d.Sync()
+		d.Close()
 	}
 	return id, nil
 }

@@ -40,10 +40,14 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	loopback := listensOnLoopback(o.Web)
 	if cfg.InsecureNoAuth {
-		if !loopback {
-			return fmt.Errorf("insecure_no_auth: true needs --web.listen-address on loopback (127.0.0.1:PORT or [::1]:PORT), not %s: without authentication anyone who reaches it could trigger and resolve andons", strings.Join(*o.Web.WebListenAddresses, ", "))
+		var addrs []string
+		if o.Web != nil && o.Web.WebListenAddresses != nil {
+			addrs = *o.Web.WebListenAddresses
 		}
-		log.Warn("running WITHOUT authentication (insecure_no_auth): listening on loopback only", "addresses", *o.Web.WebListenAddresses)
+		if !loopback {
+			return fmt.Errorf("insecure_no_auth: true needs --web.listen-address on loopback (127.0.0.1:PORT or [::1]:PORT) and no systemd socket, not %q: without authentication anyone who reaches it could trigger and resolve andons", strings.Join(addrs, ", "))
+		}
+		log.Warn("running WITHOUT authentication (insecure_no_auth): listening on loopback only", "addresses", addrs)
 	}
 	if o.Init {
 		if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
