@@ -10,6 +10,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 
 PROM_TOOLS := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
 AM_TOOLS   := $(TOOLS_BIN)/alertmanager $(TOOLS_BIN)/amtool
+AM_OLDEST  := $(TOOLS_BIN)/alertmanager-oldest $(TOOLS_BIN)/amtool-oldest
 ANDON      := $(TOOLS_BIN)/andon
 EXAMPLES   := erlmcp mcpserver
 
@@ -35,8 +36,9 @@ test: tools build check-generated test-go $(TEST_TARGETS)
 bench: tools build $(BENCH_TARGETS)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## tools: build the pinned Prometheus, promtool, Alertmanager and amtool into .cache/bin.
-tools: $(PROM_TOOLS) $(AM_TOOLS)
+## tools: build the pinned Prometheus, promtool, Alertmanager and amtool into .cache/bin
+## (Alertmanager twice: the newest release and the oldest supported, see tools/alertmanager).
+tools: $(PROM_TOOLS) $(AM_TOOLS) $(AM_OLDEST)
 
 $(PROM_TOOLS) &: tools/prometheus/go.mod tools/prometheus/go.sum
 	@mkdir -p $(TOOLS_BIN)
@@ -45,12 +47,15 @@ $(PROM_TOOLS) &: tools/prometheus/go.mod tools/prometheus/go.sum
 		github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 	@touch $(PROM_TOOLS)
 
-$(AM_TOOLS) &: tools/alertmanager/go.mod tools/alertmanager/go.sum
-	@mkdir -p $(TOOLS_BIN)
-	@echo ">> building pinned alertmanager + amtool"
-	cd tools/alertmanager && $(GO) build -trimpath -o $(TOOLS_BIN)/ \
-		github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+# Alertmanager ≥ 0.32 does not build with `go install` (its module lacks the embedded web UI):
+# build.sh builds a writable copy of the module. The version is the require line of each go.mod.
+$(AM_TOOLS) &: tools/alertmanager/newest/go.mod tools/alertmanager/newest/go.sum tools/alertmanager/build.sh
+	GO=$(GO) tools/alertmanager/build.sh tools/alertmanager/newest $(TOOLS_BIN) "" $(CACHE)/src
 	@touch $(AM_TOOLS)
+
+$(AM_OLDEST) &: tools/alertmanager/oldest/go.mod tools/alertmanager/oldest/go.sum tools/alertmanager/build.sh
+	GO=$(GO) tools/alertmanager/build.sh tools/alertmanager/oldest $(TOOLS_BIN) -oldest $(CACHE)/src
+	@touch $(AM_OLDEST)
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)

@@ -177,7 +177,8 @@ func TestStateDocumentsAndTheirMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DROP TABLE state; PRAGMA user_version = 1`); err != nil {
+	// Back to what version 1 created: no state table, no notification_reason column.
+	if _, err := db.Exec(`DROP TABLE state; ALTER TABLE alerts DROP COLUMN notification_reason; PRAGMA user_version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -187,5 +188,10 @@ func TestStateDocumentsAndTheirMigration(t *testing.T) {
 	defer s.Close()
 	if err := s.PutState(ctx, "actuator", []byte(`{}`)); err != nil {
 		t.Fatalf("after migrating a version-1 database: %v", err)
+	}
+	n := notification("g", 1, "firing")
+	n.Reason = "first notification"
+	if _, err := s.Ingest(ctx, n); err != nil {
+		t.Fatalf("ingest with a notification reason after migrating a version-1 database: %v", err)
 	}
 }

@@ -80,6 +80,8 @@ var migrations = []string{
 		doc TEXT NOT NULL,
 		updated_ms INTEGER NOT NULL
 	);`,
+	// Why Alertmanager sent the notification that first recorded the alert.
+	`ALTER TABLE alerts ADD COLUMN notification_reason TEXT NOT NULL DEFAULT '';`,
 }
 
 // SQLite is the embedded Store. Writes go through one connection owned by a
@@ -407,7 +409,7 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 		}
 		// The column order of qInsertAlerts; andon_id is set by the writer.
 		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
-			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
+			jsonText(al.Labels), jsonText(al.Annotations), recv, n.Reason, ""}
 	}
 	var res IngestResult
 	err := s.do(ctx, func(tx *wconn) error {

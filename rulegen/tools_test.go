@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,17 @@ func TestPromtoolCheckRules(t *testing.T) {
 
 // mergedConfig is a minimal Alertmanager config with the snippet of ex merged in the way the
 // snippet's header tells operators to: a root route with a default receiver, the snippet's
-// routes, receivers and inhibit_rules appended. The token file exists.
+// routes first, then the user's (none here), receivers and inhibit_rules appended, and the
+// receivers the spec's alertmanager.notify names defined. The token file exists.
 func mergedConfig(t *testing.T, ex string) string {
+	t.Helper()
+	return writeMerged(t, loadExample(t, ex), "http://127.0.0.1:9/webhook", nil, nil, true) // discard port: notifications are not the point here
+}
+
+// writeMerged writes spec's snippet (webhook at hookURL) merged with the user's own routes and
+// receivers (webhook URL per name; "" for a receiver that notifies nothing): the snippet's
+// routes before the user's when first, after them otherwise.
+func writeMerged(t *testing.T, spec *limits.Spec, hookURL string, userRoutes []map[string]any, userReceivers map[string]string, first bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
@@ -58,12 +68,30 @@ func mergedConfig(t *testing.T, ex string) string {
 		t.Fatal(err)
 	}
 	o := DefaultAlertmanagerOptions()
-	o.CredentialsFile = token
-	o.WebhookURL = "http://127.0.0.1:9/webhook" // discard port: notifications are not the point here
-	snip := Alertmanager(loadExample(t, ex), o)
+	o.CredentialsFile, o.WebhookURL = token, hookURL
+	snip := Alertmanager(spec, o)
+	routes := append(anySlice(userRoutes), anySlice(snip.Route.Routes)...)
+	if first {
+		routes = append(anySlice(snip.Route.Routes), anySlice(userRoutes)...)
+	}
+	receivers := append([]any{map[string]string{"name": "default"}}, anySlice(snip.Receivers)...)
+	names, _ := spec.Alertmanager.NotifyReceivers()
+	for name := range userReceivers {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		r := map[string]any{"name": name}
+		if u := userReceivers[name]; u != "" {
+			r["webhook_configs"] = []map[string]any{{"url": u, "send_resolved": false}}
+		}
+		receivers = append(receivers, r)
+	}
 	cfg := map[string]any{
-		"route":         map[string]any{"receiver": "default", "group_by": []string{"alertname"}, "routes": snip.Route.Routes},
-		"receivers":     append([]any{map[string]string{"name": "default"}}, anySlice(snip.Receivers)...),
+		"route":         map[string]any{"receiver": "default", "group_by": []string{"alertname"}, "routes": routes},
+		"receivers":     receivers,
 		"inhibit_rules": snip.InhibitRules,
 	}
 	data, err := yaml.Marshal(cfg)
@@ -85,12 +113,17 @@ func anySlice[T any](xs []T) []any {
 	return out
 }
 
+// amtools are the pinned amtool binaries (`make tools`): the newest release's and the oldest
+// supported one's; the generated config must pass both.
+var amtools = []string{"amtool", "amtool-oldest"}
+
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := pinned.Require(t, "amtool")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, ex := range examples {
-		t.Run(ex, func(t *testing.T) { run(t, ctx, amtool, "check-config", mergedConfig(t, ex)) })
+	for _, tool := range amtools {
+		for _, ex := range examples {
+			t.Run(tool+"/"+ex, func(t *testing.T) { run(t, ctx, pinned.Require(t, tool), "check-config", mergedConfig(t, ex)) })
+		}
 	}
 }
 
@@ -112,12 +145,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 	am := pinned.Require(t, "alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeLoopback(t)
 	var logs bytes.Buffer
 	cmd := exec.CommandContext(ctx, am, "--config.file="+mergedConfig(t, "erlmcp"), "--storage.path="+t.TempDir(),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
@@ -185,6 +213,17 @@ func inhibited(t *testing.T, base string) map[string]bool {
 		out[a.Labels["alertname"]+"@"+a.Labels["instance"]] = a.Status != nil && len(a.Status.InhibitedBy) > 0
 	}
 	return out
+}
+
+// freeLoopback is a loopback address with a port free a moment ago.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer) {
