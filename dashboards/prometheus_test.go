@@ -80,7 +80,7 @@ func runAgainstPrometheus(t *testing.T, bin, name string) {
 	for {
 		failures = failures[:0]
 		for _, q := range qs {
-			expr := substitute(q.expr, spec.GroupBy, testRangeStandIn, testVarStandIn)
+			expr := substitute(q.expr, templateVars(spec), testRangeStandIn, testVarStandIn)
 			n, _, err := instantQuery(promURL, expr)
 			switch {
 			case err != nil:
