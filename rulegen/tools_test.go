@@ -239,3 +239,33 @@ func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer
 	}
 	t.Fatalf("alertmanager did not become ready at %s:\n%s", url, logs.String())
 }
+
+// TestOldestPromtoolChecksClassicHistogramRules: the rule files of every spec whose latency signals
+// use classic histograms pass `promtool check rules` of Prometheus 2.53 LTS, the oldest release the
+// README claims for them (native histograms need 3.x).
+func TestOldestPromtoolChecksClassicHistogramRules(t *testing.T) {
+	promtool := pinned.Require(t, "promtool-lts")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checked := 0
+	for _, spec := range emitSpecs {
+		s, _, err := limits.Load(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(s.Signals, func(sig *limits.Signal) bool { return sig.Native }) {
+			continue
+		}
+		checked++
+		t.Run(spec, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "rules.yaml")
+			if err := os.WriteFile(path, outputs(t, s)["rules.yaml"], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, ctx, promtool, "check", "rules", path)
+		})
+	}
+	if checked < 2 {
+		t.Fatalf("%d classic-histogram specs checked: want both examples at least", checked)
+	}
+}
