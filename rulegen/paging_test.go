@@ -3,7 +3,6 @@ package rulegen
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -95,31 +94,9 @@ func TestRedAlertReachesWebhookAndPager(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	addr := freeLoopback(t)
-	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, am, "--config.file="+cfg, "--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	base := "http://" + addr
-	waitReady(t, ctx, base+"/-/ready", &logs)
-	body, _ := json.Marshal([]amAlert{{Labels: map[string]string{"alertname": "ErlmcpErrorRatioRed", "service": "erlmcp", "signal": "error_ratio",
+	base, logs := startAlertmanager(t, ctx, am, cfg)
+	postAlerts(t, base, []amAlert{{Labels: map[string]string{"alertname": "ErlmcpErrorRatioRed", "service": "erlmcp", "signal": "error_ratio",
 		"level": "red", "severity": "critical", "instance": "a:9000"}, StartsAt: time.Now().Add(-time.Minute)}})
-	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
-	}
 	seen := map[string]bool{}
 	for len(seen) < 2 {
 		select {

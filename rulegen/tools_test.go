@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/andon-sre/andon/internal/loopback"
 	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 )
@@ -145,21 +145,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 	am := pinned.Require(t, "alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	addr := freeLoopback(t)
-	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, am, "--config.file="+mergedConfig(t, "erlmcp"), "--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	base := "http://" + addr
-	waitReady(t, ctx, base+"/-/ready", &logs)
+	base, logs := startAlertmanager(t, ctx, am, mergedConfig(t, "erlmcp"))
 
 	alert := func(name, signal, level, instance string) amAlert {
 		return amAlert{Labels: map[string]string{"alertname": name, "service": "erlmcp", "signal": signal,
@@ -172,15 +158,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 		alert("ErlmcpErrorRatioYellow", "error_ratio", "yellow", "b:9000"), // other instance: not inhibited
 		alert("ErlmcpLatencyP95Yellow", "latency_p95", "yellow", "a:9000"), // other signal: not inhibited
 	}
-	body, _ := json.Marshal(post)
-	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
-	}
+	postAlerts(t, base, post)
 	want := map[string]bool{ // name@instance → inhibited
 		"ErlmcpErrorRatioYellow@a:9000": true, "ErlmcpErrorRatioRed@a:9000": true, "ErlmcpErrorRatioEmergency@a:9000": false,
 		"ErlmcpErrorRatioYellow@b:9000": false, "ErlmcpLatencyP95Yellow@a:9000": false,
@@ -215,15 +193,40 @@ func inhibited(t *testing.T, base string) map[string]bool {
 	return out
 }
 
-// freeLoopback is a loopback address with a port free a moment ago.
-func freeLoopback(t *testing.T) string {
+// startAlertmanager runs the Alertmanager binary am with config on a free loopback port until the
+// test ends (HA off) and returns its base URL once ready, and its log.
+func startAlertmanager(t *testing.T, ctx context.Context, am, config string) (string, *bytes.Buffer) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := loopback.FreeAddr(t)
+	logs := new(bytes.Buffer)
+	cmd := exec.CommandContext(ctx, am, "--config.file="+config, "--storage.path="+t.TempDir(),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	base := "http://" + addr
+	waitReady(t, ctx, base+"/-/ready", logs)
+	return base, logs
+}
+
+// postAlerts posts alerts to Alertmanager's API at base, as Prometheus does.
+func postAlerts(t *testing.T, base string, alerts []amAlert) {
+	t.Helper()
+	body, _ := json.Marshal(alerts)
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+	}
 }
 
 func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer) {
