@@ -41,8 +41,12 @@ type Server struct {
 	unknownLogged atomic.Int32                  // how many: bounded, the names come from outside
 }
 
-// maxLoggedUnknown bounds how many distinct unknown field names are logged.
-const maxLoggedUnknown = 64
+// maxLoggedUnknown bounds how many distinct unknown field names are logged, maxLoggedName how
+// much of each: they come from outside.
+const (
+	maxLoggedUnknown = 64
+	maxLoggedName    = 128
+)
 
 // New opens the store named in cfg and builds the server.
 func New(cfg *Config, log *slog.Logger) (*Server, error) {
@@ -236,6 +240,9 @@ func (s *Server) noteUnknown(paths []string) {
 		}
 		if _, seen := s.unknownSeen.LoadOrStore(p, true); !seen {
 			s.unknownLogged.Add(1)
+			if len(p) > maxLoggedName {
+				p = strings.ToValidUTF8(p[:maxLoggedName], "") + "…"
+			}
 			s.log.Warn("ignored a field of the Alertmanager payload this receiver does not know (a newer Alertmanager?)", "field", p)
 		}
 	}
