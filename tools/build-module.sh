@@ -37,6 +37,14 @@ if [ ! -f "$src/.andon-ready" ]; then
 	touch "$src/.andon-ready"
 fi
 
+# The version the binaries report (--version): the module's, except Prometheus, whose module
+# v0.X.Y is release 2.X.Y (X < 300) or 3.(X-300).Y.
+release=${version#v}
+if [ "$mod" = github.com/prometheus/prometheus ]; then
+	IFS=. read -r _ minor patch <<<"$release"
+	if [ "$minor" -lt 300 ]; then release=2.$minor.$patch; else release=3.$((minor - 300)).$patch; fi
+fi
+
 names=()
 for c in "$@"; do names+=("$(basename "$c")$suffix"); done
 echo ">> building ${names[*]} from $mod $version (first time takes minutes)"
@@ -45,7 +53,7 @@ trap 'rm -rf "$out"' EXIT
 pkgs=()
 for c in "$@"; do pkgs+=("./$c"); done
 (cd "$src" && GOFLAGS=-mod=readonly "$GO" build -trimpath \
-	-ldflags "-X github.com/prometheus/common/version.Version=${version#v} -X github.com/prometheus/common/version.Branch=release" \
+	-ldflags "-X github.com/prometheus/common/version.Version=$release -X github.com/prometheus/common/version.Branch=release" \
 	-o "$out/" "${pkgs[@]}")
 mkdir -p "$bin"
 for c in "$@"; do mv "$out/$(basename "$c")" "$bin/$(basename "$c")$suffix"; done
