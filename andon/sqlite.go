@@ -93,6 +93,8 @@ var migrations = []string{
 		created_ms INTEGER NOT NULL
 	);
 	CREATE INDEX receipts_sku_type ON receipts(json_extract(body, '$.sku'), json_extract(body, '$.receipt_type'));`,
+	// Why Alertmanager sent the notification that first recorded the alert.
+	`ALTER TABLE alerts ADD COLUMN notification_reason TEXT NOT NULL DEFAULT '';`,
 }
 
 // applicationID marks an andon ledger in the SQLite header ("ANDN"), so
@@ -667,7 +669,7 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 		}
 		// The column order of qInsertAlerts; andon_id is set by the writer.
 		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
-			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
+			jsonText(al.Labels), jsonText(al.Annotations), recv, n.Reason, ""}
 	}
 	res := IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 	origins := map[string]string{} // alerts of one group usually share their origin; committed chunks' andons stay valid

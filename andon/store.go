@@ -70,6 +70,7 @@ type Filter struct {
 type Notification struct {
 	Receiver   string
 	GroupKey   string
+	Reason     string // Alertmanager's notification_reason (0.32+; empty from older releases)
 	ReceivedAt time.Time
 	Alerts     []AlertEvent
 }

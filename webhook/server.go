@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,17 @@ type Server struct {
 
 	notifications *prometheus.CounterVec
 	alerts        map[string]prometheus.Counter // by alert status, resolved once
+	unknown       map[bool]prometheus.Counter   // unknown fields, by "in an alert"
+	unknownSeen   sync.Map                      // unknown field paths already logged
+	unknownLogged atomic.Int32                  // how many: bounded, the names come from outside
 }
+
+// maxLoggedUnknown bounds how many distinct unknown field names are logged, maxLoggedName how
+// much of each: they come from outside.
+const (
+	maxLoggedUnknown = 64
+	maxLoggedName    = 128
+)
 
 // New opens the store named in cfg and builds the server.
 func New(cfg *Config, log *slog.Logger) (*Server, error) {
@@ -70,7 +81,12 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		s.notifications.WithLabelValues(c)
 	}
 	s.alerts = map[string]prometheus.Counter{"firing": alerts.WithLabelValues("firing"), "resolved": alerts.WithLabelValues("resolved")}
-	reg.MustRegister(s.notifications, alerts)
+	unknown := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "andon_webhook_unknown_fields_total",
+		Help: "Fields of received notifications this receiver does not know and ignored (Alertmanager adds fields across releases), by where: notification or alert.",
+	}, []string{"in"})
+	s.unknown = map[bool]prometheus.Counter{false: unknown.WithLabelValues("notification"), true: unknown.WithLabelValues("alert")}
+	reg.MustRegister(s.notifications, alerts, unknown)
 	s.ledger = &andon.Ledger{Store: store, Metrics: andon.NewMetrics(reg, store), ReceiptsDir: cfg.ReceiptsDir, Logger: log}
 	if err := s.ledger.CheckSigning(context.Background(), cfg.SigningKeyFile != ""); err != nil {
 		store.Close()
@@ -188,6 +204,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := Decode(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if msg != nil {
+		s.noteUnknown(msg.Unknown)
+	}
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			fail(http.StatusRequestEntityTooLarge, "body exceeds max_body_bytes %d: lower max_alerts in the receiver or raise the limit", cfg.MaxBodyBytes)
@@ -229,11 +248,29 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// noteUnknown counts the unknown fields of a notification and logs each
+// field name the first time it is seen.
+func (s *Server) noteUnknown(paths []string) {
+	for _, p := range paths {
+		s.unknown[strings.HasPrefix(p, "alerts[].")].Inc()
+		if s.unknownLogged.Load() >= maxLoggedUnknown {
+			continue
+		}
+		if _, seen := s.unknownSeen.LoadOrStore(p, true); !seen {
+			s.unknownLogged.Add(1)
+			if len(p) > maxLoggedName {
+				p = strings.ToValidUTF8(p[:maxLoggedName], "") + "…"
+			}
+			s.log.Warn("ignored a field of the Alertmanager payload this receiver does not know (a newer Alertmanager?)", "field", p)
+		}
+	}
+}
+
 // notification maps a message to what the store records; firing alerts
 // whose action label includes "andon" ask for an andon, one per
 // (service, alertname, signal) while it is open.
 func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
-	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
+	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, Reason: m.NotificationReason, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
 	group := groupHash(m.GroupKey)
 	for i, a := range m.Alerts {
 		ev := andon.AlertEvent{Key: alertKey(group, a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}
