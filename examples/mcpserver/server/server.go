@@ -71,11 +71,6 @@ type serverMetrics struct {
 	queueDepth   prometheus.Gauge
 }
 
-// durationBuckets start at 100µs so loopback latencies are resolved.
-var durationBuckets = []float64{
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
-	0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 2.5, 5, 10,
-}
 
 // New builds a Server; it does not listen yet (see Serve and RunStdio).
 func New(cfg Config) (*Server, error) {
@@ -180,7 +175,7 @@ func (s *Server) initMetrics() {
 	s.m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mcp_server_operation_duration_seconds",
 		Help:    "Duration of MCP requests handled by the server (OpenTelemetry MCP semantic conventions).",
-		Buckets: durationBuckets,
+		Buckets: admission.DurationBuckets,
 	}, []string{"mcp_method_name", "gen_ai_tool_name", "error_type"})
 	s.m.openConns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcp_server_open_connections", Help: "Open TCP connections."})
 	s.m.connsTotal = prometheus.NewCounter(prometheus.CounterOpts{Name: "mcp_server_connections_total", Help: "Accepted TCP connections."})
