@@ -71,7 +71,6 @@ type serverMetrics struct {
 	queueDepth   prometheus.Gauge
 }
 
-
 // New builds a Server; it does not listen yet (see Serve and RunStdio).
 func New(cfg Config) (*Server, error) {
 	if cfg.Name == "" {
