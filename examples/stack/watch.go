@@ -24,6 +24,8 @@ import (
 
 // The loop's milestones, in the order they should happen.
 const (
+	EvWarmup    = "warm-up"
+	EvSteady    = "steady"
 	EvBaseline  = "baseline"
 	EvOnset     = "overload onset"
 	EvCrossed   = "threshold crossed"
@@ -71,6 +73,7 @@ type Watcher struct {
 	notifiedBase   float64           // firing alerts the webhook had recorded when the red alert went pending
 	alerts         map[string]string // state by alert id, for EvAlert
 	baselineAlerts map[string]string // "id state" → its first poll's detail
+	baselineAt     time.Time         // when the baseline began (zero before)
 	events         []Event
 	seen           map[string]bool
 	last           Snapshot
@@ -91,6 +94,9 @@ func (w *Watcher) Mark(name, detail string) {
 func (w *Watcher) add(at time.Time, name, detail string) {
 	w.events = append(w.events, Event{At: at, Name: name, Detail: detail})
 	w.seen[name] = true
+	if name == EvBaseline {
+		w.baselineAt = at
+	}
 	fmt.Fprintf(w.out, "%7.1fs  %-30s %s\n", at.Sub(w.start).Seconds(), name, detail)
 }
 
@@ -173,7 +179,8 @@ func (w *Watcher) observe(sn Snapshot) {
 
 // alertChanges records every state change of the service's alerts but the red one's after onset
 // (that one has its own events), with the value Prometheus last evaluated; and, during the
-// baseline, every alert active at all.
+// baseline, every alert that became active after the baseline began (one that was already
+// active belongs to the warm-up, which ends only when none is).
 func (w *Watcher) alertChanges(sn Snapshot) {
 	now := map[string]string{}
 	inBaseline := w.seen[EvBaseline] && !w.seen[EvOnset]
@@ -184,7 +191,7 @@ func (w *Watcher) alertChanges(sn Snapshot) {
 		if w.alerts[id] != a.State && (a.Name() != w.s.red.alert || !w.seen[EvOnset]) {
 			w.add(sn.At, EvAlert, detail)
 		}
-		if _, seen := w.baselineAlerts[id+" "+a.State]; inBaseline && !seen {
+		if _, seen := w.baselineAlerts[id+" "+a.State]; inBaseline && !seen && !a.ActiveAt.Before(w.baselineAt) {
 			w.baselineAlerts[id+" "+a.State] = detail
 		}
 	}
@@ -196,7 +203,7 @@ func (w *Watcher) alertChanges(sn Snapshot) {
 	w.alerts = now
 }
 
-// BaselineAlerts are the alerts seen active during the baseline: each state of each alert, as first seen.
+// BaselineAlerts are the alerts that became active during the baseline: each state of each alert, as first seen.
 func (w *Watcher) BaselineAlerts() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -396,4 +403,15 @@ func ms(sec float64) string { return strconv.FormatFloat(sec*1000, 'f', 0, 64) +
 
 func tiers(m map[string]float64) string {
 	return fmt.Sprintf("tier1 %.0f, tier2 %.0f, tier3 %.0f", m["1"], m["2"], m["3"])
+}
+
+// ActiveSince are the alerts that became active at or after t.
+func ActiveSince(alerts []ActiveAlert, t time.Time) []ActiveAlert {
+	var out []ActiveAlert
+	for _, a := range alerts {
+		if !a.ActiveAt.Before(t) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

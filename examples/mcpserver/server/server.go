@@ -38,6 +38,8 @@ type Config struct {
 	AdminToken string
 	// Capacity is the initial overload model; nil means DefaultCapacity.
 	Capacity *Capacity
+	// SlowStart injects a start-up latency spike (off when zero).
+	SlowStart SlowStart
 	// Admission settings of the embedded middleware (Token, Shutdown, Registerer,
 	// OnRefuse and Logger are filled in by New).
 	Admission admission.Config
@@ -52,6 +54,7 @@ type Server struct {
 	stateless *mcp.Server
 	admission *admission.Controller
 	capacity  *capacityModel
+	slowStart *slowStart
 	http      *http.Server
 	// handler is the mux itself: exporter-toolkit's web.Serve replaces http.Handler
 	// with its own wrapper (TLS, basic auth), which Handler must not return.
@@ -89,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, reg: prometheus.NewRegistry(), slowStart: &slowStart{cfg: cfg.SlowStart}}
 	s.initMetrics()
 	s.capacity = newCapacityModel(capacity, s.m.queueDepth)
 
@@ -129,6 +132,9 @@ func New(cfg Config) (*Server, error) {
 	// stateful one, so the endpoint dispatches on the version header.
 	mcpHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
+			if s.slowStart.wait(r.Context()) != nil {
+				return // the client went away
+			}
 			if err := s.capacity.admit(r.Context()); err != nil {
 				s.m.connFailures.Inc()
 				w.Header().Set("Retry-After", "1")
