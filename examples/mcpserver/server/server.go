@@ -40,6 +40,9 @@ type Config struct {
 	Capacity *Capacity
 	// SlowStart injects a start-up latency spike (off when zero).
 	SlowStart SlowStart
+	// ConformanceFixtures adds the MCP conformance suite's test tools, resources, prompts,
+	// completion and subscriptions (conformance.go); off, load tests see only echo, work, fail.
+	ConformanceFixtures bool
 	// Admission settings of the embedded middleware (Token, Shutdown, Registerer,
 	// OnRefuse and Logger are filled in by New).
 	Admission admission.Config
@@ -196,11 +199,18 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newMCPServer() *mcp.Server {
-	srv := mcp.NewServer(&mcp.Implementation{Name: s.cfg.Name, Version: s.cfg.Version}, &mcp.ServerOptions{
+	opts := &mcp.ServerOptions{
 		Logger:       s.cfg.Logger,
 		Instructions: "andon reference MCP server: echo, work (simulated load) and fail (error injection).",
-	})
+	}
+	if s.cfg.ConformanceFixtures {
+		conformanceOptions(opts)
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: s.cfg.Name, Version: s.cfg.Version}, opts)
 	addFeatures(srv, s.capacity)
+	if s.cfg.ConformanceFixtures {
+		addConformanceFixtures(srv)
+	}
 	srv.AddReceivingMiddleware(s.observe)
 	return srv
 }
