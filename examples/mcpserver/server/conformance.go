@@ -58,7 +58,7 @@ func text(s string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
 }
 
-// sleepCtx waits d unless ctx ends first.
+// sleepCtx waits d unless ctx ends first (then it returns ctx's error).
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

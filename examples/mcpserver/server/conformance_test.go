@@ -67,21 +67,3 @@ func TestConformanceFixtures(t *testing.T) {
 		t.Errorf("completion of %q: %v %+v, want paris, park, party", "par", err, comp)
 	}
 }
-
-func TestConformanceFixturesAreOffByDefault(t *testing.T) {
-	ts := start(t, Config{Capacity: unlimited()})
-	cs := ts.mustConnect(t, "2025-11-25")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tools, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tool := range tools.Tools {
-		names = append(names, tool.Name)
-	}
-	if slices.Sort(names); !slices.Equal(names, []string{"echo", "fail", "work"}) {
-		t.Errorf("tools without --conformance.fixtures: %v, want echo, fail, work (load tests list them)", names)
-	}
-}

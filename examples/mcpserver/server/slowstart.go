@@ -31,12 +31,5 @@ func (s *slowStart) wait(ctx context.Context) error {
 	if now-s.first.Load() >= int64(s.cfg.For) {
 		return nil
 	}
-	t := time.NewTimer(s.cfg.Latency)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleepCtx(ctx, s.cfg.Latency)
 }
