@@ -20,7 +20,7 @@ import (
 //   - every scrape target of the service has been up for the spec's longest rule window, so each
 //     rate window holds a full window of real samples;
 //   - Prometheus has caught up: each of those targets was scraped, and each rule group evaluated,
-//     within two intervals.
+//     within two of its intervals.
 const (
 	steadyHold  = 3 * time.Second        // three evaluations in a row
 	steadyEvery = 500 * time.Millisecond // poll period
@@ -71,7 +71,12 @@ func (s *Stack) unsteady(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, g := range groups {
-		if age := now.Sub(g.LastEvaluation); age > 2*s.evalEvery() {
+		// Each group at its own interval (a group of static limits may evaluate once a minute).
+		every := time.Duration(g.Interval * float64(time.Second))
+		if every <= 0 {
+			every = s.evalEvery()
+		}
+		if age := now.Sub(g.LastEvaluation); age > 2*every {
 			why = append(why, fmt.Sprintf("rule group %s last evaluated %s ago", g.Name, age.Round(time.Millisecond)))
 		}
 	}
@@ -153,6 +158,7 @@ func (s *Stack) targets(ctx context.Context) ([]scrapeTarget, error) {
 
 type ruleGroup struct {
 	Name           string    `json:"name"`
+	Interval       float64   `json:"interval"` // seconds
 	LastEvaluation time.Time `json:"lastEvaluation"`
 }
 
