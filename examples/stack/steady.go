@@ -114,16 +114,20 @@ func (s *Stack) WaitSteady(ctx context.Context, max time.Duration) (time.Duratio
 	}
 }
 
-// longestWindow is the longest rate window of the spec's levels: before it has passed, some
-// alert expressions still rest on part of a window.
+// longestWindow is the longest rate window the spec's alerts use (the windows of each level a
+// signal has a threshold at, and a signal's own window): before it has passed, some alert
+// expressions still rest on part of a window. Levels no signal uses do not count.
 func (s *Stack) longestWindow() time.Duration {
-	var w time.Duration
-	for _, l := range limits.Levels {
-		if ls := s.Spec.Levels.Get(l); ls != nil {
-			w = max(w, ls.Windows.Long.D(), ls.Windows.Short.D())
+	w := s.scrapeEvery()
+	for _, sig := range s.Spec.Signals {
+		w = max(w, sig.Window.D())
+		for _, l := range limits.Levels {
+			if ls := s.Spec.Levels.Get(l); ls != nil && sig.Thresholds.Get(l) != nil {
+				w = max(w, ls.Windows.Long.D(), ls.Windows.Short.D())
+			}
 		}
 	}
-	return max(w, s.scrapeEvery())
+	return w
 }
 
 func (s *Stack) scrapeEvery() time.Duration { return s.Spec.ScrapeInterval.D() }
