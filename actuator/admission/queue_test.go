@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // gatedService serves /work one request at a time (MaxConcurrency 1): each admitted
@@ -244,6 +246,20 @@ func saturation(tb testing.TB, clients map[Tier]int, perClient int, service time
 	return refused, latency, s.c
 }
 
+// meanQueueWait is the mean time admitted requests of tier t waited for a slot, from the
+// controller's own andon_admission_queue_wait_seconds histogram.
+func meanQueueWait(tb testing.TB, c *Controller, t Tier) time.Duration {
+	var m dto.Metric
+	if err := c.m.queueWait[t].(prometheus.Metric).Write(&m); err != nil {
+		tb.Fatal(err)
+	}
+	h := m.GetHistogram()
+	if h.GetSampleCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.GetSampleSum() / float64(h.GetSampleCount()) * float64(time.Second))
+}
+
 func p99(d []time.Duration) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -255,13 +271,16 @@ func p99(d []time.Duration) time.Duration {
 
 // TestSaturationProtectsTierOne is the proof: at saturation tier 1 is never
 // refused while it fits in slots plus queue, tier 3 takes the refusals, and tier 1
-// waits less than tier 3. The absolute p99 against the 100 ms objective is logged
-// here and measured by BenchmarkSaturation (figures in docs/admission.md), not
-// asserted: a timed assertion would fail on a loaded machine for the wrong reason.
+// waits in the queue less than tier 3 on average (the server's own histograms). The
+// client p99 against the 100 ms objective is logged here and measured by
+// BenchmarkSaturation (figures in docs/admission.md), not asserted: on a starved
+// machine every tier's p99 is the scheduler's, and a timed assertion would fail for
+// the wrong reason.
 func TestSaturationProtectsTierOne(t *testing.T) {
 	refused, latency, c := saturation(t, map[Tier]int{TierCritical: 3, TierNormal: 4, TierBatch: 12}, 150, 2*time.Millisecond)
 	for tier := TierCritical; tier <= TierBatch; tier++ {
-		t.Logf("tier %d: %d admitted, %d refused, p99 %v", tier, len(latency[tier]), refused[tier], p99(latency[tier]))
+		t.Logf("tier %d: %d admitted, %d refused, client p99 %v, mean queue wait %v", tier, len(latency[tier]), refused[tier],
+			p99(latency[tier]), meanQueueWait(t, c, tier))
 	}
 	if refused[TierCritical] != 0 {
 		t.Errorf("%d tier-1 requests refused; 3 tier-1 clients always fit in 4 slots + 8 queue places", refused[TierCritical])
@@ -272,8 +291,8 @@ func TestSaturationProtectsTierOne(t *testing.T) {
 	if refused[TierBatch] < refused[TierNormal] {
 		t.Errorf("tier 3 refused %d times, tier 2 %d: refusals must fall on the lowest tier first", refused[TierBatch], refused[TierNormal])
 	}
-	if p1, p3 := p99(latency[TierCritical]), p99(latency[TierBatch]); p1 >= p3 {
-		t.Errorf("tier-1 p99 %v is not below tier-3 p99 %v: the queue is not serving by priority", p1, p3)
+	if w1, w3 := meanQueueWait(t, c, TierCritical), meanQueueWait(t, c, TierBatch); w1 >= w3 {
+		t.Errorf("tier 1 waited %v in the queue on average, tier 3 %v: the queue is not serving by priority", w1, w3)
 	}
 	if got := testutil.ToFloat64(c.m.results[TierCritical][Admitted]); int(got) != len(latency[TierCritical]) {
 		t.Errorf("admitted counter for tier 1 = %v, want %d", got, len(latency[TierCritical]))
