@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/andon-sre/andon/harness"
@@ -67,12 +68,12 @@ type Hooks struct {
 // It fails when the stack is not steady within sc.MaxWarmup.
 func (s *Stack) RunLoad(ctx context.Context, sc Scenario, w *Watcher, h Hooks) (*harness.Result, error) {
 	w.Mark(EvWarmup, fmt.Sprintf("%g msg/s until steady (at most %s)", sc.BaselineRPS, sc.MaxWarmup))
-	took, err := s.warmUp(ctx, sc)
+	took, waitedOn, err := s.warmUp(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
-	w.Mark(EvSteady, fmt.Sprintf("after %.1fs: no alert active, targets up for %s, scrapes and evaluations current for %s",
-		took.Seconds(), s.longestWindow(), steadyHold))
+	w.Mark(EvSteady, fmt.Sprintf("after %.1fs: no alert active, targets up for %s, scrapes and evaluations current for %s; waited on: %s",
+		took.Seconds(), s.longestWindow(), steadyHold, strings.Join(waitedOn, "; ")))
 	if h.Steady != nil {
 		h.Steady(ctx)
 	}
@@ -127,7 +128,7 @@ func (s *Stack) RunLoad(ctx context.Context, sc Scenario, w *Watcher, h Hooks) (
 }
 
 // warmUp runs the baseline rate until WaitSteady says the stack is steady (or gives up).
-func (s *Stack) warmUp(ctx context.Context, sc Scenario) (time.Duration, error) {
+func (s *Stack) warmUp(ctx context.Context, sc Scenario) (time.Duration, []string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan struct{})
@@ -139,12 +140,12 @@ func (s *Stack) warmUp(ctx context.Context, sc Scenario) (time.Duration, error) 
 	select {
 	case <-started:
 	case err := <-done:
-		return 0, fmt.Errorf("warm-up load did not start: %w", err)
+		return 0, nil, fmt.Errorf("warm-up load did not start: %w", err)
 	}
-	took, err := s.WaitSteady(ctx, sc.MaxWarmup)
+	took, waitedOn, err := s.WaitSteady(ctx, sc.MaxWarmup)
 	cancel()
 	<-done
-	return took, err
+	return took, waitedOn, err
 }
 
 // loadOptions runs profile against the MCP server; its live metrics replace the previous run's

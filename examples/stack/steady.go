@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,17 +84,25 @@ func (s *Stack) unsteady(ctx context.Context) ([]string, error) {
 	return why, nil
 }
 
-// WaitSteady polls until the stack has been steady for steadyHold, and returns how long it took.
-// At most it waits max, then it fails with what was still unsteady: judging a baseline that is
-// not steady would blame the loop for the machine.
-func (s *Stack) WaitSteady(ctx context.Context, max time.Duration) (time.Duration, error) {
+// WaitSteady polls until the stack has been steady for steadyHold, and returns how long it took and
+// what it waited on (each kind of reason once, numbers blanked). At most it waits max, then it fails
+// with what was still unsteady: judging a baseline that is not steady would blame the loop for the
+// machine.
+func (s *Stack) WaitSteady(ctx context.Context, max time.Duration) (time.Duration, []string, error) {
 	start := time.Now()
 	var steadySince time.Time
-	var last []string
+	var last, waitedOn []string
+	seen := map[string]bool{}
 	for {
 		why, err := s.unsteady(ctx)
 		if err != nil {
 			why = []string{err.Error()}
+		}
+		for _, w := range why {
+			if k := numbers.ReplaceAllString(w, "#"); !seen[k] {
+				seen[k] = true
+				waitedOn = append(waitedOn, k)
+			}
 		}
 		switch {
 		case len(why) > 0:
@@ -101,18 +110,21 @@ func (s *Stack) WaitSteady(ctx context.Context, max time.Duration) (time.Duratio
 		case steadySince.IsZero():
 			steadySince = time.Now()
 		case time.Since(steadySince) >= steadyHold:
-			return time.Since(start), nil
+			return time.Since(start), waitedOn, nil
 		}
 		if time.Since(start) >= max {
-			return time.Since(start), fmt.Errorf("the stack was not steady within the warm-up's maximum %s: %s", max, strings.Join(last, "; "))
+			return time.Since(start), waitedOn, fmt.Errorf("the stack was not steady within the warm-up's maximum %s: %s", max, strings.Join(last, "; "))
 		}
 		select {
 		case <-ctx.Done():
-			return time.Since(start), ctx.Err()
+			return time.Since(start), waitedOn, ctx.Err()
 		case <-time.After(steadyEvery):
 		}
 	}
 }
+
+// numbers are the times, counts and durations in a reason, blanked to tell its kind.
+var numbers = regexp.MustCompile(`\b[0-9][0-9.:]*(ms|µs|s|m)?`)
 
 // longestWindow is the longest rate window the spec's alerts use (the windows of each level a
 // signal has a threshold at, and a signal's own window): before it has passed, some alert

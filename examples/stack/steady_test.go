@@ -19,3 +19,15 @@ func TestLongestWindowCountsOnlyUsedLevels(t *testing.T) {
 		t.Errorf("longest window of the demo spec = %s, want 15s", got)
 	}
 }
+
+func TestReasonKindsBlankNumbers(t *testing.T) {
+	for _, tc := range []struct{ reason, kind string }{
+		{"McpserverLatencyP95Red firing since 15:24:38", "McpserverLatencyP95Red firing since #"},
+		{"target harness: down, last scrape 2.134s ago", "target harness: down, last scrape # ago"},
+		{"1 of 2 scrape targets up for the longest window (15s)", "# of # scrape targets up for the longest window (#)"},
+	} {
+		if got := numbers.ReplaceAllString(tc.reason, "#"); got != tc.kind {
+			t.Errorf("%q: kind %q, want %q", tc.reason, got, tc.kind)
+		}
+	}
+}
