@@ -63,6 +63,10 @@ func (s *Stack) unsteady(ctx context.Context) ([]string, error) {
 	}
 	now := time.Now()
 	for _, t := range targets {
+		if t.LastScrape.IsZero() {
+			why = append(why, fmt.Sprintf("target %s not scraped yet", t.Labels["job"]))
+			continue
+		}
 		if age := now.Sub(t.LastScrape); t.Health != "up" || age > 2*s.scrapeEvery()+time.Duration(t.LastScrapeDuration*float64(time.Second)) {
 			why = append(why, fmt.Sprintf("target %s: %s, last scrape %s ago", t.Labels["job"], t.Health, age.Round(time.Millisecond)))
 		}
@@ -72,6 +76,10 @@ func (s *Stack) unsteady(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, g := range groups {
+		if g.LastEvaluation.IsZero() {
+			why = append(why, fmt.Sprintf("rule group %s not evaluated yet", g.Name))
+			continue
+		}
 		// Each group at its own interval (a group of static limits may evaluate once a minute).
 		every := time.Duration(g.Interval * float64(time.Second))
 		if every <= 0 {
@@ -124,7 +132,7 @@ func (s *Stack) WaitSteady(ctx context.Context, max time.Duration) (time.Duratio
 }
 
 // numbers are the times, counts and durations in a reason, blanked to tell its kind.
-var numbers = regexp.MustCompile(`\b[0-9][0-9.:]*(ms|µs|s|m)?`)
+var numbers = regexp.MustCompile(`\b[0-9][0-9.:hmsµ]*`)
 
 // longestWindow is the longest rate window the spec's alerts use (the windows of each level a
 // signal has a threshold at, and a signal's own window): before it has passed, some alert

@@ -25,6 +25,7 @@ func TestReasonKindsBlankNumbers(t *testing.T) {
 		{"McpserverLatencyP95Red firing since 15:24:38", "McpserverLatencyP95Red firing since #"},
 		{"target harness: down, last scrape 2.134s ago", "target harness: down, last scrape # ago"},
 		{"1 of 2 scrape targets up for the longest window (15s)", "# of # scrape targets up for the longest window (#)"},
+		{"rule group g last evaluated 1m2.5s ago", "rule group g last evaluated # ago"},
 	} {
 		if got := numbers.ReplaceAllString(tc.reason, "#"); got != tc.kind {
 			t.Errorf("%q: kind %q, want %q", tc.reason, got, tc.kind)
