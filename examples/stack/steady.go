@@ -163,16 +163,14 @@ type scrapeTarget struct {
 
 // targets are the active scrape targets labelled with the spec's service.
 func (s *Stack) targets(ctx context.Context) ([]scrapeTarget, error) {
-	var body struct {
-		Data struct {
-			ActiveTargets []scrapeTarget `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := getJSON(ctx, s.Prom+"/api/v1/targets?state=active", "", &body); err != nil {
+	data, err := promData[struct {
+		ActiveTargets []scrapeTarget `json:"activeTargets"`
+	}](ctx, s, "/api/v1/targets?state=active")
+	if err != nil {
 		return nil, err
 	}
 	var out []scrapeTarget
-	for _, t := range body.Data.ActiveTargets {
+	for _, t := range data.ActiveTargets {
 		if t.Labels["service"] == s.Spec.Service {
 			out = append(out, t)
 		}
@@ -187,15 +185,10 @@ type ruleGroup struct {
 }
 
 func (s *Stack) ruleGroups(ctx context.Context) ([]ruleGroup, error) {
-	var body struct {
-		Data struct {
-			Groups []ruleGroup `json:"groups"`
-		} `json:"data"`
-	}
-	if err := getJSON(ctx, s.Prom+"/api/v1/rules", "", &body); err != nil {
-		return nil, err
-	}
-	return body.Data.Groups, nil
+	data, err := promData[struct {
+		Groups []ruleGroup `json:"groups"`
+	}](ctx, s, "/api/v1/rules")
+	return data.Groups, err
 }
 
 // swapHandler serves the metrics of the current load run at one address, so Prometheus scrapes

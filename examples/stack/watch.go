@@ -249,16 +249,14 @@ func (a ActiveAlert) id() string {
 
 // alerts returns the active alerts whose service label is the spec's.
 func (s *Stack) alerts(ctx context.Context) ([]ActiveAlert, error) {
-	var body struct {
-		Data struct {
-			Alerts []ActiveAlert `json:"alerts"`
-		} `json:"data"`
-	}
-	if err := getJSON(ctx, s.Prom+"/api/v1/alerts", "", &body); err != nil {
+	data, err := promData[struct {
+		Alerts []ActiveAlert `json:"alerts"`
+	}](ctx, s, "/api/v1/alerts")
+	if err != nil {
 		return nil, err
 	}
 	var out []ActiveAlert
-	for _, a := range body.Data.Alerts {
+	for _, a := range data.Alerts {
 		if a.Labels["service"] == s.Spec.Service {
 			out = append(out, a)
 		}
@@ -336,6 +334,15 @@ func (s *Stack) queryVector(ctx context.Context, q string, t time.Time) (model.V
 		return nil, fmt.Errorf("prometheus query %q: %s", q, body.Error)
 	}
 	return body.Data.Result, nil
+}
+
+// promData GETs a Prometheus HTTP API path and returns its "data" member.
+func promData[T any](ctx context.Context, s *Stack, path string) (T, error) {
+	var body struct {
+		Data T `json:"data"`
+	}
+	err := getJSON(ctx, s.Prom+path, "", &body)
+	return body.Data, err
 }
 
 func getJSON(ctx context.Context, u, token string, v any) error {
