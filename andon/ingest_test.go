@@ -3,7 +3,6 @@ package andon
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,85 +26,6 @@ func notification(group string, n int, status string) Notification {
 		nt.Alerts = append(nt.Alerts, ev)
 	}
 	return nt
-}
-
-func count(t *testing.T, s Store, table string) int {
-	t.Helper()
-	var n int
-	if err := s.(*SQLite).read.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// Alerts go to the store in multi-row statements of up to 32: a notification
-// of 70 alerts (three chunks), the same alert twice within it, a re-send,
-// and the resolved notification must each be recorded exactly once.
-func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
-	l, _ := openTest(t)
-	ctx := context.Background()
-	n := notification("g", 70, "firing")
-	n.Alerts = append(n.Alerts, n.Alerts[5]) // the same alert twice in one notification
-	res, err := l.Ingest(ctx, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Opened) != 1 || len(res.Receipts) != 1 {
-		t.Fatalf("opened %d andons (%d receipts), want 1", len(res.Opened), len(res.Receipts))
-	}
-	id := res.Opened[0].ID
-	for i, dup := range res.Duplicate {
-		if want := i == 70; dup != want {
-			t.Fatalf("alert %d duplicate = %v, want %v", i, dup, want)
-		}
-		if res.AndonIDs[i] != id {
-			t.Fatalf("alert %d tied to andon %q, want %q", i, res.AndonIDs[i], id)
-		}
-	}
-	again, err := l.Ingest(ctx, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, dup := range again.Duplicate {
-		if !dup || again.AndonIDs[i] != id {
-			t.Fatalf("re-sent alert %d: duplicate %v, andon %q; want true, %q", i, dup, again.AndonIDs[i], id)
-		}
-	}
-	if len(again.Opened) != 0 {
-		t.Fatalf("the re-send opened %d andons", len(again.Opened))
-	}
-	resolved, err := l.Ingest(ctx, notification("g", 70, "resolved"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, dup := range resolved.Duplicate {
-		if dup || resolved.AndonIDs[i] != "" {
-			t.Fatalf("resolved alert %d: duplicate %v, andon %q; want a new record tied to no andon", i, dup, resolved.AndonIDs[i])
-		}
-	}
-	if got := count(t, l.Store, "alerts"); got != 140 {
-		t.Fatalf("%d alert records, want 70 firing + 70 resolved", got)
-	}
-	if got := count(t, l.Store, "andons WHERE status = 'open'"); got != 1 {
-		t.Fatalf("%d open andons, want 1: resolved alerts leave it to a human", got)
-	}
-	if probs, err := l.Verify(ctx); err != nil || len(probs) > 0 {
-		t.Fatalf("verify: %v %v", probs, err)
-	}
-}
-
-// An alert asking for an invalid andon rejects the whole notification as
-// invalid before anything is written.
-func TestIngestRejectsAnInvalidAndonWhole(t *testing.T) {
-	l, _ := openTest(t)
-	n := notification("g", 3, "firing")
-	n.Alerts[2].Andon.SKU = " "
-	if _, err := l.Ingest(context.Background(), n); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("err = %v, want ErrInvalid", err)
-	}
-	if got := count(t, l.Store, "alerts"); got != 0 {
-		t.Fatalf("%d alerts stored from a rejected notification", got)
-	}
 }
 
 // The checkpointer runs beside the writer, which cannot rewind the WAL while

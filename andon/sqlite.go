@@ -217,7 +217,7 @@ func triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, error) {
 		}
 	}
 	at = at.UTC().Truncate(time.Millisecond)
-	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
+	a := Andon{ID: NewAndonID(at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
 	if err := tx.exec(qInsertAndon,
 		a.ID, a.Type, a.SKU, a.Stage, jsonText(a.Details), a.Status, a.Origin, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
@@ -267,7 +267,7 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 			return err
 		}
 		if a.Status != StatusOpen {
-			return fmt.Errorf("%w: %s was resolved at %s by %q", ErrAlreadyResolved, id, a.ResolvedAt.Format(time.RFC3339), a.Resolution.Resolver)
+			return AlreadyResolved(a)
 		}
 		at = at.UTC().Truncate(time.Millisecond)
 		ms := at.UnixMilli()
@@ -279,10 +279,7 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
-		r, err = appendReceipt(tx, ReceiptResolved, a, at, map[string]string{
-			"root_cause": res.RootCause, "fix_applied": res.FixApplied, "prevention_added": res.PreventionAdded,
-			"resolver": res.Resolver, "time_to_resolve_ms": fmt.Sprint(a.TimeToResolve(at).Milliseconds()),
-		})
+		r, err = appendReceipt(tx, ReceiptResolved, a, at, ResolvedDetails(a, res, at))
 		return err
 	})
 	return a, r, err
@@ -319,7 +316,7 @@ func scanAndon(row rowScanner) (Andon, error) {
 func (s *SQLite) Get(ctx context.Context, id string) (Andon, error) {
 	a, err := scanAndon(s.read.QueryRowContext(ctx, qAndonByID, id))
 	if errors.Is(err, ErrNotFound) {
-		return a, fmt.Errorf("%w: no andon with id %q (list them with 'andon list')", ErrNotFound, id)
+		return a, NotFound(id)
 	}
 	return a, readErr(err)
 }

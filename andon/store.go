@@ -23,6 +23,9 @@ type Store interface {
 	// PutState and State keep a named document (the actuator's state).
 	PutState(ctx context.Context, name string, doc []byte) error
 	State(ctx context.Context, name string) ([]byte, error)
+	// PruneAlerts deletes alert records received before before that no open
+	// andon references (retention); it returns how many. Receipts are never pruned.
+	PruneAlerts(ctx context.Context, before time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -1,0 +1,463 @@
+// Package postgres is the andon ledger's Store on PostgreSQL, for several
+// 'andon webhook' replicas sharing one ledger. Every acknowledged write is a
+// committed transaction (synchronous_commit as the server has it: on by
+// default). Exactly-once holds by the database, never by process memory:
+// alerts by their primary key (key, status), open andons by a unique index
+// on their origin, receipts by a row lock on the chain head, resolves by a
+// row lock on the andon.
+//
+// Locks are always taken in one order — alert keys (sorted), andon origins
+// (sorted), the chain head, skus (sorted) — so concurrent transactions of
+// several replicas wait for each other but never deadlock.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/andon-sre/andon/andon"
+)
+
+// Store is the PostgreSQL ledger.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ andon.Replicated = (*Store)(nil)
+
+// IsURL tells a PostgreSQL connection URL (postgres:// or postgresql://) from a SQLite path.
+func IsURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// Open connects to the database at url. With create, it creates or migrates
+// the schema (replicas starting at once take turns); without, a database
+// holding no ledger is an error, so a mistyped URL never reads as an empty
+// ledger where every gate proceeds.
+func Open(ctx context.Context, url string, create bool) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: database URL: %w", andon.ErrInvalid, err)
+	}
+	where := cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16 // ingest holds a connection per notification in flight
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to %s: %w", andon.ErrUnavailable, where, err)
+	}
+	if create {
+		err = migrate(ctx, pool)
+	} else {
+		var v int
+		if v, err = schemaVersion(ctx, pool); err == nil && v == 0 {
+			err = errors.New("no andon ledger in this database: start 'andon webhook' with db: set to it, or use a writing verb such as 'andon trigger'")
+		}
+	}
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%w: open %s: %w", andon.ErrUnavailable, where, err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping fails when the database does not answer.
+func (s *Store) Ping(ctx context.Context) error {
+	return storeErr(s.pool.Ping(ctx))
+}
+
+// storeErr passes refusals through, turns bad data PostgreSQL refuses to store
+// (SQLSTATE class 22, e.g. a NUL byte in text) into ErrInvalid and every other
+// failure into ErrUnavailable.
+func storeErr(err error) error {
+	if err == nil || andon.IsBusinessErr(err) || errors.Is(err, andon.ErrUnavailable) {
+		return err
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
+		return fmt.Errorf("%w: the database refuses the data: %s", andon.ErrInvalid, pe.Message)
+	}
+	return fmt.Errorf("%w: %w", andon.ErrUnavailable, err)
+}
+
+// inTx runs fn in a transaction and commits it.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return storeErr(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return storeErr(err)
+	}
+	return storeErr(tx.Commit(ctx))
+}
+
+const andonCols = `id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver`
+
+func scanAndon(row pgx.Row) (andon.Andon, error) {
+	var a andon.Andon
+	var details string
+	var opened int64
+	var resolved *int64
+	var rc, fix, prev, who *string
+	if err := row.Scan(&a.ID, &a.Type, &a.SKU, &a.Stage, &details, &a.Status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return a, andon.ErrNotFound
+		}
+		return a, err
+	}
+	_ = json.Unmarshal([]byte(details), &a.Details)
+	a.OpenedAt = time.UnixMilli(opened).UTC()
+	if resolved != nil {
+		t := time.UnixMilli(*resolved).UTC()
+		a.ResolvedAt = &t
+		a.Resolution = &andon.Resolution{RootCause: deref(rc), FixApplied: deref(fix), PreventionAdded: deref(prev), Resolver: deref(who)}
+	}
+	return a, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Trigger opens an andon, or returns the open one with the same origin.
+func (s *Store) Trigger(ctx context.Context, t andon.Trigger, at time.Time) (andon.TriggerResult, error) {
+	if err := t.Validate(); err != nil {
+		return andon.TriggerResult{}, err
+	}
+	var res andon.TriggerResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		opened, err := openAndons(ctx, tx, []andon.Trigger{t}, at)
+		if err != nil {
+			return err
+		}
+		res = opened[0]
+		return nil
+	})
+	return res, err
+}
+
+// openAndons opens an andon per trigger, or finds the open one of its origin,
+// then appends the receipts of those it created. Triggers with the same
+// non-empty origin get the same andon. Origins are locked in sorted order,
+// before the chain head.
+func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time) ([]andon.TriggerResult, error) {
+	at = at.UTC().Truncate(time.Millisecond)
+	out := make([]andon.TriggerResult, len(ts))
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ts[a].Origin, ts[b].Origin) })
+	byOrigin := map[string]int{}
+	var created []int
+	for _, i := range order {
+		t := ts[i]
+		if j, ok := byOrigin[t.Origin]; ok && t.Origin != "" {
+			out[i] = andon.TriggerResult{Andon: out[j].Andon}
+			continue
+		}
+		byOrigin[t.Origin] = i
+		if t.Origin != "" {
+			a, err := scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE origin = $1 AND status = 'open' AND origin <> ''`, t.Origin))
+			if err == nil {
+				out[i] = andon.TriggerResult{Andon: a}
+				continue
+			}
+			if !errors.Is(err, andon.ErrNotFound) {
+				return nil, err
+			}
+		}
+		a := andon.Andon{ID: andon.NewAndonID(at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: andon.StatusOpen, Origin: t.Origin, OpenedAt: at}
+		// A replica racing us for the same origin waits here for our commit
+		// (or we for its): the loser inserts nothing and reads the winner's.
+		tag, err := tx.Exec(ctx, `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+			ON CONFLICT (origin) WHERE status = 'open' AND origin <> '' DO NOTHING`,
+			a.ID, a.Type, a.SKU, a.Stage, andon.JSONText(a.Details), a.Status, a.Origin, at.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() == 0 {
+			won, err := scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE origin = $1 AND status = 'open' AND origin <> ''`, t.Origin))
+			if err != nil {
+				return nil, fmt.Errorf("andon of origin %q: %w", t.Origin, err)
+			}
+			out[i] = andon.TriggerResult{Andon: won}
+			continue
+		}
+		out[i] = andon.TriggerResult{Andon: a, Created: true}
+		created = append(created, i)
+	}
+	if len(created) == 0 {
+		return out, nil
+	}
+	seq, hash, err := lockChain(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(created, func(a, b int) int { return strings.Compare(out[a].Andon.ID, out[b].Andon.ID) })
+	skus := map[string]bool{}
+	for _, i := range created {
+		r := andon.NextReceipt(seq, hash, andon.ReceiptTriggered, out[i].Andon, at, out[i].Andon.Details)
+		if err := insertReceipt(ctx, tx, r); err != nil {
+			return nil, err
+		}
+		seq, hash = r.Seq, r.Hash
+		out[i].Receipt = &r
+		skus[out[i].Andon.SKU] = true
+	}
+	if err := setChain(ctx, tx, seq, hash); err != nil {
+		return nil, err
+	}
+	for _, sku := range slices.Sorted(maps.Keys(skus)) {
+		n := 0
+		for _, i := range created {
+			if out[i].Andon.SKU == sku {
+				n++
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES ($1, $2, $3, 0)
+			ON CONFLICT (sku) DO UPDATE SET blocked_since_ms = CASE WHEN skus.open_count = 0 THEN excluded.blocked_since_ms ELSE skus.blocked_since_ms END,
+			open_count = skus.open_count + excluded.open_count`, sku, n, at.UnixMilli()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lockChain locks the chain head until the transaction ends and returns it.
+func lockChain(ctx context.Context, tx pgx.Tx) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &hash)
+	return seq, hash, err
+}
+
+func setChain(ctx context.Context, tx pgx.Tx, seq int64, hash string) error {
+	_, err := tx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`, seq, hash)
+	return err
+}
+
+func insertReceipt(ctx context.Context, tx pgx.Tx, r andon.Receipt) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO receipts (seq, andon_id, body) VALUES ($1,$2,$3)`, r.Seq, r.AndonID, string(b))
+	return err
+}
+
+// Resolve closes an open andon; of racing resolvers, on any replica, the
+// first to lock the andon's row wins and the others get ErrAlreadyResolved.
+func (s *Store) Resolve(ctx context.Context, id string, res andon.Resolution, at time.Time) (andon.Andon, andon.Receipt, error) {
+	if err := res.Validate(); err != nil {
+		return andon.Andon{}, andon.Receipt{}, err
+	}
+	var a andon.Andon
+	var r andon.Receipt
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, andon.ErrNotFound) {
+			return andon.NotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if a.Status != andon.StatusOpen {
+			return andon.AlreadyResolved(a)
+		}
+		at = at.UTC().Truncate(time.Millisecond)
+		ms := at.UnixMilli()
+		if _, err := tx.Exec(ctx, `UPDATE andons SET status = 'resolved', resolved_ms = $1, root_cause = $2, fix_applied = $3, prevention_added = $4, resolver = $5 WHERE id = $6`,
+			ms, res.RootCause, res.FixApplied, res.PreventionAdded, res.Resolver, id); err != nil {
+			return err
+		}
+		a.Status, a.ResolvedAt, a.Resolution = andon.StatusResolved, &at, &res
+		seq, hash, err := lockChain(ctx, tx)
+		if err != nil {
+			return err
+		}
+		r = andon.NextReceipt(seq, hash, andon.ReceiptResolved, a, at, andon.ResolvedDetails(a, res, at))
+		if err := insertReceipt(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := setChain(ctx, tx, r.Seq, r.Hash); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE skus SET open_count = open_count - 1,
+			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN greatest(0, $1 - blocked_since_ms) ELSE 0 END WHERE sku = $2`, ms, a.SKU)
+		return err
+	})
+	return a, r, err
+}
+
+// Get returns one andon.
+func (s *Store) Get(ctx context.Context, id string) (andon.Andon, error) {
+	a, err := scanAndon(s.pool.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1`, id))
+	if errors.Is(err, andon.ErrNotFound) {
+		return a, andon.NotFound(id)
+	}
+	return a, storeErr(err)
+}
+
+// List returns andons matching f, newest first.
+func (s *Store) List(ctx context.Context, f andon.Filter) ([]andon.Andon, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+andonCols+` FROM andons
+		WHERE ($1 = '' OR sku = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR type = $3)
+		ORDER BY opened_ms DESC, id DESC LIMIT $4`, f.SKU, string(f.Status), string(f.Type), andon.Limit(f.Limit))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	defer rows.Close()
+	var out []andon.Andon
+	for rows.Next() {
+		a, err := scanAndon(rows)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		out = append(out, a)
+	}
+	return out, storeErr(rows.Err())
+}
+
+// Receipts returns the chain (or one andon's part of it) in order.
+func (s *Store) Receipts(ctx context.Context, andonID string) ([]andon.Receipt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, body FROM receipts WHERE $1 = '' OR andon_id = $1 ORDER BY seq`, andonID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	defer rows.Close()
+	var out []andon.Receipt
+	for rows.Next() {
+		var seq int64
+		var body string
+		if err := rows.Scan(&seq, &body); err != nil {
+			return nil, storeErr(err)
+		}
+		var r andon.Receipt
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			r = andon.Receipt{Hash: "unparseable"} // Verify reports it as changed
+		}
+		r.Seq = seq
+		out = append(out, r)
+	}
+	return out, storeErr(rows.Err())
+}
+
+// RecordActions appends action decisions.
+func (s *Store) RecordActions(ctx context.Context, recs []andon.ActionRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range recs {
+		b.Queue(`INSERT INTO actions (ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+			r.Time.UnixMilli(), r.AlertKey, r.Alert, r.AndonID, r.Kind, r.Service, r.Target, r.Result, r.Reason, r.Detail)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+}
+
+// Actions returns recorded decisions, newest first.
+func (s *Store) Actions(ctx context.Context, f andon.ActionFilter) ([]andon.ActionRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, ts_ms, alert_key, alert, andon_id, kind, service, target, result, reason, detail FROM actions
+		WHERE ($1 = '' OR service = $1) AND ($2 = '' OR result = $2) ORDER BY id DESC LIMIT $3`, f.Service, f.Result, andon.Limit(f.Limit))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	defer rows.Close()
+	var out []andon.ActionRecord
+	for rows.Next() {
+		var r andon.ActionRecord
+		var ms int64
+		if err := rows.Scan(&r.ID, &ms, &r.AlertKey, &r.Alert, &r.AndonID, &r.Kind, &r.Service, &r.Target, &r.Result, &r.Reason, &r.Detail); err != nil {
+			return nil, storeErr(err)
+		}
+		r.Time = time.UnixMilli(ms).UTC()
+		out = append(out, r)
+	}
+	return out, storeErr(rows.Err())
+}
+
+// Stats reads open counts and blocked seconds per sku.
+func (s *Store) Stats(ctx context.Context, now time.Time) (andon.Stats, error) {
+	st := andon.Stats{Blocked: map[string]float64{}}
+	rows, err := s.pool.Query(ctx, `SELECT sku, type, count(*) FROM andons WHERE status = 'open' GROUP BY sku, type ORDER BY sku, type`)
+	if err != nil {
+		return st, storeErr(err)
+	}
+	for rows.Next() {
+		var c andon.OpenCount
+		if err := rows.Scan(&c.SKU, &c.Type, &c.Count); err != nil {
+			rows.Close()
+			return st, storeErr(err)
+		}
+		st.Open = append(st.Open, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, storeErr(err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT sku, blocked_ms_total + CASE WHEN open_count > 0 THEN greatest(0, $1 - blocked_since_ms) ELSE 0 END FROM skus`, now.UnixMilli())
+	if err != nil {
+		return st, storeErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sku string
+		var ms int64
+		if err := rows.Scan(&sku, &ms); err != nil {
+			return st, storeErr(err)
+		}
+		st.Blocked[sku] = float64(ms) / 1000
+	}
+	return st, storeErr(rows.Err())
+}
+
+// PutState stores doc under name, replacing what was there.
+func (s *Store) PutState(ctx context.Context, name string, doc []byte) error {
+	_, err := s.pool.Exec(ctx, qPutState, name, string(doc), time.Now().UnixMilli())
+	return storeErr(err)
+}
+
+const qPutState = `INSERT INTO state (name, doc, updated_ms) VALUES ($1, $2, $3)
+	ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_ms = excluded.updated_ms`
+
+// State returns the document stored under name, or nil when there is none.
+func (s *Store) State(ctx context.Context, name string) ([]byte, error) {
+	var doc string
+	switch err := s.pool.QueryRow(ctx, `SELECT doc FROM state WHERE name = $1`, name).Scan(&doc); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, storeErr(err)
+	}
+	return []byte(doc), nil
+}
+
+// PruneAlerts deletes alert records received before before that no open andon references.
+func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM alerts WHERE received_ms < $1
+		AND (andon_id = '' OR NOT EXISTS (SELECT 1 FROM andons WHERE andons.id = alerts.andon_id AND andons.status = 'open'))`, before.UnixMilli())
+	return tag.RowsAffected(), storeErr(err)
+}
