@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/andon-sre/andon/andon/stores"
 )
 
 // RunOptions are the command line of 'andon webhook'.
@@ -31,7 +33,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := New(cfg, log)
+	store, err := stores.Open(ctx, cfg.DB, true)
+	if err != nil {
+		return err
+	}
+	s, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}
@@ -41,7 +47,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, o.Web, log) }()
-	log.Info("andon webhook started", "config", o.ConfigFile, "db", cfg.DB)
+	log.Info("andon webhook started", "config", o.ConfigFile, "db", stores.Describe(cfg.DB))
 	for {
 		select {
 		case <-hup:

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/andon-sre/andon/andon/stores"
 )
 
 // testServer runs the real Server (real SQLite file) behind a loopback listener.
@@ -29,13 +31,24 @@ func testServer(t testing.TB, config string) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { srv.Close(); s.Close() })
 	return s, srv.URL
+}
+
+// newServer opens the store cfg names, as Run does, and builds the server on it.
+func newServer(t testing.TB, cfg *Config) *Server {
+	t.Helper()
+	store, err := stores.Open(context.Background(), cfg.DB, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func payload(groupKey string, n int, status string) *Message {
@@ -280,10 +293,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	// bcrypt of "s3cret", as in Prometheus' web config files.
 	os.WriteFile(webCfg, []byte("basic_auth_users:\n  alertmanager: $2a$04$ncCJ5AdWYGvD/q3EmnuTi.DZJMp6Xx9SaPSh4bekRUflAyqC1OyLO\n"), 0o644)
 	cfg, _ := ParseConfig([]byte("db: " + filepath.Join(dir, "a.db")))
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	defer s.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

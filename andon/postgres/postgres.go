@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"time"
@@ -460,4 +461,13 @@ func (s *Store) PruneAlerts(ctx context.Context, before time.Time) (int64, error
 	tag, err := s.pool.Exec(ctx, `DELETE FROM alerts WHERE received_ms < $1
 		AND (andon_id = '' OR NOT EXISTS (SELECT 1 FROM andons WHERE andons.id = alerts.andon_id AND andons.status = 'open'))`, before.UnixMilli())
 	return tag.RowsAffected(), storeErr(err)
+}
+
+// Redact returns url without its password, for logs and messages.
+func Redact(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "postgres://(unparseable URL)"
+	}
+	return u.Redacted()
 }

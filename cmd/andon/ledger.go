@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
 )
 
 // ledgerFlags choose the ledger: the SQLite file (--db) or a running
@@ -21,37 +22,38 @@ type ledgerFlags struct {
 }
 
 func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
-	cmd.Flag("db", "SQLite ledger file to use directly.").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
+	cmd.Flag("db", "Ledger to use directly: a SQLite file, or a postgres:// URL (the ledger replicas of 'andon webhook' share).").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
 	cmd.Flag("url", "Use the ledger of a running 'andon webhook' at this URL instead of --db.").Envar("ANDON_URL").StringVar(&f.url)
 	cmd.Flag("token", "Bearer token for --url.").Envar("ANDON_TOKEN").StringVar(&f.token)
 	cmd.Flag("receipts-dir", "Also write receipts as JSON files here (and verify them) when using --db.").Envar("ANDON_RECEIPTS_DIR").StringVar(&f.receipts)
 	cmd.Flag("output", "Output format.").Short('o').Default(andon.FormatText).EnumVar(&f.output, andon.FormatText, andon.FormatJSON)
 }
 
-// with runs fn against the chosen ledger. A ledger that cannot be reached
-// exits 2, like a usage error, never 1: for 'gate' 1 means blocked.
+// with runs fn against the chosen ledger, creating it when missing. A
+// ledger that cannot be reached exits 2, like a usage error, never 1: for
+// 'gate' 1 means blocked.
 func (f *ledgerFlags) with(fn func(ctx context.Context, api andon.API) error) error {
+	return f.open(true, fn)
+}
+
+// read is with for the verbs that only read: a missing --db file or a
+// database without a ledger is an error (a typo must not turn into an empty
+// ledger where every gate proceeds).
+func (f *ledgerFlags) read(fn func(ctx context.Context, api andon.API) error) error {
+	return f.open(false, fn)
+}
+
+func (f *ledgerFlags) open(create bool, fn func(ctx context.Context, api andon.API) error) error {
 	ctx := context.Background()
 	if f.url != "" {
 		return fn(ctx, &andon.Client{URL: f.url, BearerToken: f.token})
 	}
-	store, err := andon.OpenSQLite(f.db)
+	store, err := stores.Open(ctx, f.db, create)
 	if err != nil {
 		return noAnswer(err)
 	}
 	defer store.Close()
 	return fn(ctx, &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger})
-}
-
-// read is with for the verbs that only read: a missing --db file is an
-// error (a typo must not turn into an empty ledger where every gate proceeds).
-func (f *ledgerFlags) read(fn func(ctx context.Context, api andon.API) error) error {
-	if f.url == "" {
-		if _, err := os.Stat(f.db); err != nil {
-			return noAnswer(fmt.Errorf("no ledger at --db %s (%w): pass the file 'andon webhook' or 'andon trigger' writes, or --url", f.db, err))
-		}
-	}
-	return f.with(fn)
 }
 
 // refused exits 1 when the ledger answered no (invalid request, unknown id,
