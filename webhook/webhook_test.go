@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/andon-sre/andon/andon/stores"
+	"github.com/andon-sre/andon/internal/pgtest"
 )
 
 // testServer runs the real Server (real SQLite file) behind a loopback listener.
@@ -274,7 +275,7 @@ func TestMain(m *testing.M) {
 		childMain()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
