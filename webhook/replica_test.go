@@ -33,7 +33,7 @@ actuator:
 %s`, db, svcURL, extra)
 }
 
-func startReplica(t *testing.T, config string) (*Server, string) {
+func startReplica(t testing.TB, config string) (*Server, string) {
 	t.Helper()
 	cfg, err := ParseConfig([]byte(config))
 	if err != nil {

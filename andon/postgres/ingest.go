@@ -4,10 +4,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/andon-sre/andon/andon"
 )
@@ -19,9 +23,10 @@ type alertID struct{ key, status string }
 // queues it for the actuator, in one transaction. The alerts are inserted
 // with ON CONFLICT DO NOTHING in key order: a replica recording the same
 // notification at the same moment waits for the first one's commit and then
-// finds every alert a duplicate, so it opens nothing.
+// finds every alert a duplicate, so it opens nothing. Round trips are what
+// a loaded machine makes expensive (each one waits for the server process
+// to be scheduled), hence a one-statement path for the common case.
 func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestResult, error) {
-	res := andon.IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 	first := map[alertID]int{} // the same alert twice in one notification: the second is a duplicate
 	var order []int
 	for i, al := range n.Alerts {
@@ -42,79 +47,178 @@ func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestR
 	for _, i := range order {
 		cols.add(n.Alerts[i])
 	}
-	recv := n.ReceivedAt.UnixMilli()
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		clear(res.Duplicate)
-		clear(res.AndonIDs)
-		res.Opened, res.Receipts = nil, nil
-		rows, err := tx.Query(ctx, `INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id)
-			SELECT k, st, $1, fp, sm, em, l, a, $2, '' FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[]) AS u(k, st, fp, sm, em, l, a)
-			ON CONFLICT (key, status) DO NOTHING RETURNING key, status`,
-			n.Receiver, recv, cols.keys, cols.statuses, cols.fingerprints, cols.starts, cols.ends, cols.labels, cols.annotations)
-		if err != nil {
-			return err
-		}
-		fresh := map[alertID]bool{}
-		var id alertID
-		if _, err := pgx.ForEachRow(rows, []any{&id.key, &id.status}, func() error { fresh[id] = true; return nil }); err != nil {
-			return err
-		}
-		var seen map[alertID]string
-		if len(fresh) < len(order) {
-			if seen, err = recorded(ctx, tx, cols.keys); err != nil {
-				return err
-			}
-		}
-		var triggers []andon.Trigger
-		var askers []int
-		for i, al := range n.Alerts {
-			id := alertID{al.Key, al.Status}
-			if first[id] != i || !fresh[id] {
-				res.Duplicate[i], res.AndonIDs[i] = true, seen[id]
-				continue
-			}
-			if al.Andon != nil && al.Status == "firing" {
-				triggers = append(triggers, *al.Andon)
-				askers = append(askers, i)
-			}
-		}
-		if len(triggers) > 0 {
-			opened, err := openAndons(ctx, tx, triggers, n.ReceivedAt)
-			if err != nil {
-				return err
-			}
-			var keys, ids []string
-			for j, i := range askers {
-				res.AndonIDs[i] = opened[j].Andon.ID
-				keys, ids = append(keys, n.Alerts[i].Key), append(ids, opened[j].Andon.ID)
-				if opened[j].Created {
-					res.Opened = append(res.Opened, opened[j].Andon)
-					res.Receipts = append(res.Receipts, *opened[j].Receipt)
-				}
-			}
-			if _, err := tx.Exec(ctx, `UPDATE alerts SET andon_id = u.id FROM unnest($1::text[], $2::text[]) AS u(k, id)
-				WHERE alerts.key = u.k AND alerts.status = 'firing'`, keys, ids); err != nil {
-				return err
-			}
-		}
-		for i, al := range n.Alerts { // a duplicate within the notification shares the first one's andon
-			if j := first[alertID{al.Key, al.Status}]; j != i && res.AndonIDs[i] == "" {
-				res.AndonIDs[i] = res.AndonIDs[j]
-			}
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO outbox (alerts) VALUES ($1)`, queued(n, res.AndonIDs))
-		return err
-	})
+	doc := queued(n)
+	if res, err := s.ingestOne(ctx, n, first, cols, doc); !errors.Is(err, errMustOpen) {
+		return res, storeErr(err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return andon.IngestResult{}, storeErr(err)
+	}
+	defer conn.Release()
+	res, err := ingest(ctx, conn, n, first, cols, doc)
+	if err != nil {
+		// Leave no transaction open on a connection going back to the pool.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		return andon.IngestResult{}, storeErr(err)
+	}
+	return res, nil
+}
+
+// errMustOpen: the one-statement path found a new alert asking for an andon that is not open.
+var errMustOpen = errors.New("an andon must be opened")
+
+// ingestOne is the common case in one statement, hence one round trip and
+// one implicit transaction: record the alerts, each tied to the open andon of
+// its origin, and queue the notification. When a new alert asks for an andon
+// that is not open, andon_must_open() raises and the statement (all of it)
+// is rolled back: the caller then runs the transaction that opens andons.
+// The statement reads the alerts recorded before it began, for the andon
+// ids of duplicates; one recorded by a concurrent transaction meanwhile is
+// read after it.
+func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[alertID]int, cols alertColumns, doc string) (andon.IngestResult, error) {
+	rows, err := s.pool.Query(ctx, `WITH u AS (
+			SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(k, st, fp, sm, em, l, a, o)
+		), ins AS (
+			INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id)
+			SELECT k, st, $1, fp, sm, em, l, a, $2,
+				CASE WHEN o = '' THEN '' ELSE coalesce((SELECT id FROM andons WHERE origin = o AND status = 'open' AND origin <> ''), '') END
+			FROM u
+			ON CONFLICT (key, status) DO NOTHING RETURNING key, status, andon_id
+		), queued AS (
+			INSERT INTO outbox (alerts) VALUES ($11)
+		)
+		SELECT key, status, andon_id, true FROM ins
+		UNION ALL SELECT key, status, andon_id, false FROM alerts WHERE key = ANY($3)
+		UNION ALL SELECT '', '', '', andon_must_open() FROM ins JOIN u ON ins.key = u.k AND ins.status = u.st WHERE u.o <> '' AND ins.andon_id = ''`,
+		n.Receiver, n.ReceivedAt.UnixMilli(), cols.keys, cols.statuses, cols.fingerprints, cols.starts, cols.ends, cols.labels, cols.annotations, cols.origins, doc)
 	if err != nil {
 		return andon.IngestResult{}, err
 	}
+	fresh, tied := map[alertID]bool{}, map[alertID]string{}
+	var id alertID
+	var andonID string
+	var inserted bool
+	_, err = pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID, &inserted}, func() error {
+		tied[id] = andonID
+		if inserted {
+			fresh[id] = true
+		}
+		return nil
+	})
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "AN001" {
+		return andon.IngestResult{}, errMustOpen
+	}
+	if err != nil {
+		return andon.IngestResult{}, err
+	}
+	missing := false
+	for i, k := range cols.keys {
+		_, ok := tied[alertID{k, cols.statuses[i]}]
+		missing = missing || !ok
+	}
+	if missing { // recorded by a concurrent transaction after this statement began
+		rows, err := s.pool.Query(ctx, `SELECT key, status, andon_id FROM alerts WHERE key = ANY($1)`, cols.keys)
+		if err != nil {
+			return andon.IngestResult{}, err
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID}, func() error { tied[id] = andonID; return nil }); err != nil {
+			return andon.IngestResult{}, err
+		}
+	}
+	res := andon.IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
+	for i, al := range n.Alerts {
+		id := alertID{al.Key, al.Status}
+		res.AndonIDs[i], res.Duplicate[i] = tied[id], first[id] != i || !fresh[id]
+	}
 	return res, nil
+}
+
+// ingest is the transaction for a notification whose new alerts ask for
+// andons that are not open. Two round trips besides opening them: BEGIN,
+// the insert and the read of the alerts' andon ids in one pipeline; the
+// outbox entry and COMMIT in another.
+func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first map[alertID]int, cols alertColumns, doc string) (andon.IngestResult, error) {
+	res := andon.IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	fresh := map[alertID]bool{}
+	b.Queue(`INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id)
+		SELECT k, st, $1, fp, sm, em, l, a, $2,
+			CASE WHEN o = '' THEN '' ELSE coalesce((SELECT id FROM andons WHERE origin = o AND status = 'open' AND origin <> ''), '') END
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(k, st, fp, sm, em, l, a, o)
+		ON CONFLICT (key, status) DO NOTHING RETURNING key, status`,
+		n.Receiver, n.ReceivedAt.UnixMilli(), cols.keys, cols.statuses, cols.fingerprints, cols.starts, cols.ends, cols.labels, cols.annotations, cols.origins).
+		Query(func(rows pgx.Rows) error {
+			var id alertID
+			_, err := pgx.ForEachRow(rows, []any{&id.key, &id.status}, func() error { fresh[id] = true; return nil })
+			return err
+		})
+	tied := map[alertID]string{}
+	b.Queue(`SELECT key, status, andon_id FROM alerts WHERE key = ANY($1)`, cols.keys).Query(func(rows pgx.Rows) error {
+		var id alertID
+		var andonID string
+		_, err := pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID}, func() error { tied[id] = andonID; return nil })
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return res, err
+	}
+	var triggers []andon.Trigger
+	var askers []int
+	for i, al := range n.Alerts {
+		id := alertID{al.Key, al.Status}
+		res.AndonIDs[i] = tied[id]
+		if first[id] != i || !fresh[id] {
+			res.Duplicate[i] = true
+			continue
+		}
+		if al.Andon != nil && al.Status == "firing" && tied[id] == "" {
+			triggers = append(triggers, *al.Andon)
+			askers = append(askers, i)
+		}
+	}
+	if len(triggers) > 0 { // no andon open for the origin (at the insert): open it now
+		ats := make([]time.Time, len(triggers))
+		for i := range ats {
+			ats[i] = n.ReceivedAt
+		}
+		opened, err := openAndons(ctx, conn, triggers, ats)
+		if err != nil {
+			return res, err
+		}
+		var keys, ids []string
+		for j, i := range askers {
+			keys, ids = append(keys, n.Alerts[i].Key), append(ids, opened[j].Andon.ID)
+			if opened[j].Created {
+				res.Opened = append(res.Opened, opened[j].Andon)
+				res.Receipts = append(res.Receipts, *opened[j].Receipt)
+			}
+		}
+		if _, err := conn.Exec(ctx, `UPDATE alerts SET andon_id = u.id FROM unnest($1::text[], $2::text[]) AS u(k, id)
+			WHERE alerts.key = u.k AND alerts.status = 'firing'`, keys, ids); err != nil {
+			return res, err
+		}
+		for j, i := range askers {
+			res.AndonIDs[i] = opened[j].Andon.ID
+		}
+		for i, al := range n.Alerts { // a duplicate within the notification shares the first one's andon
+			if j := first[alertID{al.Key, al.Status}]; j != i {
+				res.AndonIDs[i] = res.AndonIDs[j]
+			}
+		}
+	}
+	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO outbox (alerts) VALUES ($1)`, doc)
+	b.Queue(`COMMIT`)
+	return res, conn.SendBatch(ctx, b).Close()
 }
 
 // alertColumns are a notification's alerts as column arrays for unnest.
 type alertColumns struct {
 	keys, statuses, fingerprints, labels, annotations []string
 	starts, ends                                      []int64
+	origins                                           []string // of the andon a firing alert asks for, else ""
 }
 
 func (c *alertColumns) add(al andon.AlertEvent) {
@@ -125,27 +229,20 @@ func (c *alertColumns) add(al andon.AlertEvent) {
 	c.ends = append(c.ends, al.EndsAt.UnixMilli())
 	c.labels = append(c.labels, andon.JSONText(al.Labels))
 	c.annotations = append(c.annotations, andon.JSONText(al.Annotations))
-}
-
-// recorded returns the andon id of every recorded alert with one of keys.
-func recorded(ctx context.Context, tx pgx.Tx, keys []string) (map[alertID]string, error) {
-	rows, err := tx.Query(ctx, `SELECT key, status, andon_id FROM alerts WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, err
+	origin := ""
+	if al.Andon != nil && al.Status == "firing" {
+		origin = al.Andon.Origin
 	}
-	seen := map[alertID]string{}
-	var id alertID
-	var andonID string
-	_, err = pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID}, func() error { seen[id] = andonID; return nil })
-	return seen, err
+	c.origins = append(c.origins, origin)
 }
 
-// queued is the outbox document of a recorded notification.
-func queued(n andon.Notification, andonIDs []string) string {
+// queued is the outbox document of a notification; the andon ids are read
+// from the alerts when the entry is taken (Outbox).
+func queued(n andon.Notification) string {
 	q := make([]andon.QueuedAlert, len(n.Alerts))
 	for i, al := range n.Alerts {
 		q[i] = andon.QueuedAlert{Key: al.Key, Status: al.Status, Fingerprint: al.Fingerprint, StartsAt: al.StartsAt,
-			Labels: al.Labels, Annotations: al.Annotations, AndonID: andonIDs[i]}
+			Labels: al.Labels, Annotations: al.Annotations}
 	}
 	b, _ := json.Marshal(q) // strings, times and string maps: cannot fail
 	return string(b)

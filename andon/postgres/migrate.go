@@ -85,6 +85,12 @@ var migrations = []string{
 		id bigserial PRIMARY KEY,
 		alerts text NOT NULL
 	);
+	-- Ingest's one-statement path calls it to fall back to a transaction
+	-- that opens andons (the statement, and all it wrote, is rolled back).
+	CREATE FUNCTION andon_must_open() RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+		RAISE EXCEPTION USING ERRCODE = 'AN001', MESSAGE = 'an alert asks for an andon that is not open';
+	END $$;
 	CREATE TABLE leases (
 		name text PRIMARY KEY,
 		holder text NOT NULL,

@@ -20,6 +20,7 @@ import (
 	neturl "net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,11 @@ import (
 
 // Store is the PostgreSQL ledger.
 type Store struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	ops       chan chainOp
+	quit      chan struct{}
+	stopped   chan struct{} // commitLoop has stopped
+	closeOnce sync.Once
 }
 
 var _ andon.Replicated = (*Store)(nil)
@@ -51,8 +56,10 @@ func Open(ctx context.Context, url string, create bool) (*Store, error) {
 		return nil, fmt.Errorf("%w: database URL: %w", andon.ErrInvalid, err)
 	}
 	where := cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16 // ingest holds a connection per notification in flight
+	if !strings.Contains(url, "pool_max_conns") {
+		// A connection per notification in flight: commits waiting for the
+		// same WAL flush are what makes PostgreSQL's group commit work.
+		cfg.MaxConns = 32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -70,12 +77,18 @@ func Open(ctx context.Context, url string, create bool) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("%w: open %s: %w", andon.ErrUnavailable, where, err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, ops: make(chan chainOp), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
 }
 
-// Close closes every connection.
+// Close closes every connection, after the batch being committed.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.stopped
+		s.pool.Close()
+	})
 	return nil
 }
 
@@ -108,6 +121,12 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return storeErr(err)
 	}
 	return storeErr(tx.Commit(ctx))
+}
+
+// querier is a transaction, or a connection inside one begun by a pipeline.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 const andonCols = `id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver`
@@ -146,24 +165,129 @@ func (s *Store) Trigger(ctx context.Context, t andon.Trigger, at time.Time) (and
 	if err := t.Validate(); err != nil {
 		return andon.TriggerResult{}, err
 	}
-	var res andon.TriggerResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		opened, err := openAndons(ctx, tx, []andon.Trigger{t}, at)
-		if err != nil {
-			return err
+	d, err := s.commit(ctx, chainOp{trigger: &t, at: at})
+	return d.opened, err
+}
+
+// chainOp is a trigger or a resolve: a write that appends a receipt. Each
+// such transaction holds the chain head until it commits, so one goroutine
+// per replica commits whatever is queued in one transaction (group commit).
+type chainOp struct {
+	trigger   *andon.Trigger // or:
+	resolveID string
+	res       andon.Resolution
+	at        time.Time
+	done      chan chainDone
+}
+
+type chainDone struct {
+	opened andon.TriggerResult
+	a      andon.Andon
+	r      andon.Receipt
+	err    error
+}
+
+// maxChainBatch bounds the operations committed together.
+const maxChainBatch = 256
+
+func (s *Store) commit(ctx context.Context, op chainOp) (chainDone, error) {
+	op.done = make(chan chainDone, 1)
+	select {
+	case s.ops <- op:
+	case <-ctx.Done():
+		return chainDone{}, storeErr(ctx.Err())
+	case <-s.quit:
+		return chainDone{}, fmt.Errorf("%w: store closed", andon.ErrUnavailable)
+	}
+	select {
+	case d := <-op.done:
+		return d, d.err
+	case <-ctx.Done():
+		return chainDone{}, storeErr(ctx.Err())
+	}
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]chainOp, 0, maxChainBatch)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case op := <-s.ops:
+			batch = append(batch[:0], op)
 		}
-		res = opened[0]
+	fill:
+		for len(batch) < maxChainBatch {
+			select {
+			case op := <-s.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		if err := s.commitBatch(batch); err != nil {
+			for _, op := range batch { // one bad operation must not fail the others: each alone
+				_ = s.commitBatch([]chainOp{op})
+			}
+		}
+	}
+}
+
+// commitBatch runs the batch in one transaction — triggers first (their
+// origins are locked before the chain head), then resolves — and answers
+// each operation; a failed transaction of several is returned unanswered.
+func (s *Store) commitBatch(batch []chainOp) error {
+	ctx := context.Background()
+	var ts []andon.Trigger
+	var ats []time.Time
+	var trig, resv []int
+	for i, op := range batch {
+		if op.trigger != nil {
+			ts, ats, trig = append(ts, *op.trigger), append(ats, op.at), append(trig, i)
+		} else {
+			resv = append(resv, i)
+		}
+	}
+	slices.SortStableFunc(resv, func(a, b int) int { return strings.Compare(batch[a].resolveID, batch[b].resolveID) })
+	out := make([]chainDone, len(batch))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if len(ts) > 0 {
+			opened, err := openAndons(ctx, tx, ts, ats)
+			if err != nil {
+				return err
+			}
+			for j, i := range trig {
+				out[i].opened = opened[j]
+			}
+		}
+		for _, i := range resv {
+			op := batch[i]
+			a, r, err := resolveTx(ctx, tx, op.resolveID, op.res, op.at)
+			if err != nil && !andon.IsBusinessErr(err) {
+				return err
+			}
+			out[i] = chainDone{a: a, r: r, err: err}
+		}
 		return nil
 	})
-	return res, err
+	if err != nil && len(batch) > 1 {
+		return err
+	}
+	for i, op := range batch {
+		if err != nil {
+			out[i] = chainDone{err: err}
+		}
+		op.done <- out[i]
+	}
+	return nil
 }
 
 // openAndons opens an andon per trigger, or finds the open one of its origin,
 // then appends the receipts of those it created. Triggers with the same
 // non-empty origin get the same andon. Origins are locked in sorted order,
 // before the chain head.
-func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time) ([]andon.TriggerResult, error) {
-	at = at.UTC().Truncate(time.Millisecond)
+func openAndons(ctx context.Context, tx querier, ts []andon.Trigger, ats []time.Time) ([]andon.TriggerResult, error) {
 	out := make([]andon.TriggerResult, len(ts))
 	order := make([]int, len(ts))
 	for i := range order {
@@ -189,6 +313,7 @@ func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time
 				return nil, err
 			}
 		}
+		at := ats[i].UTC().Truncate(time.Millisecond)
 		a := andon.Andon{ID: andon.NewAndonID(at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: andon.StatusOpen, Origin: t.Origin, OpenedAt: at}
 		// A replica racing us for the same origin waits here for our commit
 		// (or we for its): the loser inserts nothing and reads the winner's.
@@ -219,7 +344,7 @@ func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time
 	slices.SortFunc(created, func(a, b int) int { return strings.Compare(out[a].Andon.ID, out[b].Andon.ID) })
 	skus := map[string]bool{}
 	for _, i := range created {
-		r := andon.NextReceipt(seq, hash, andon.ReceiptTriggered, out[i].Andon, at, out[i].Andon.Details)
+		r := andon.NextReceipt(seq, hash, andon.ReceiptTriggered, out[i].Andon, out[i].Andon.OpenedAt, out[i].Andon.Details)
 		if err := insertReceipt(ctx, tx, r); err != nil {
 			return nil, err
 		}
@@ -231,15 +356,17 @@ func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time
 		return nil, err
 	}
 	for _, sku := range slices.Sorted(maps.Keys(skus)) {
-		n := 0
+		n, since := 0, int64(0)
 		for _, i := range created {
-			if out[i].Andon.SKU == sku {
-				n++
+			if a := out[i].Andon; a.SKU == sku {
+				if n++; n == 1 || a.OpenedAt.UnixMilli() < since {
+					since = a.OpenedAt.UnixMilli()
+				}
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES ($1, $2, $3, 0)
 			ON CONFLICT (sku) DO UPDATE SET blocked_since_ms = CASE WHEN skus.open_count = 0 THEN excluded.blocked_since_ms ELSE skus.blocked_since_ms END,
-			open_count = skus.open_count + excluded.open_count`, sku, n, at.UnixMilli()); err != nil {
+			open_count = skus.open_count + excluded.open_count`, sku, n, since); err != nil {
 			return nil, err
 		}
 	}
@@ -247,19 +374,19 @@ func openAndons(ctx context.Context, tx pgx.Tx, ts []andon.Trigger, at time.Time
 }
 
 // lockChain locks the chain head until the transaction ends and returns it.
-func lockChain(ctx context.Context, tx pgx.Tx) (int64, string, error) {
+func lockChain(ctx context.Context, tx querier) (int64, string, error) {
 	var seq int64
 	var hash string
 	err := tx.QueryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &hash)
 	return seq, hash, err
 }
 
-func setChain(ctx context.Context, tx pgx.Tx, seq int64, hash string) error {
+func setChain(ctx context.Context, tx querier, seq int64, hash string) error {
 	_, err := tx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`, seq, hash)
 	return err
 }
 
-func insertReceipt(ctx context.Context, tx pgx.Tx, r andon.Receipt) error {
+func insertReceipt(ctx context.Context, tx querier, r andon.Receipt) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -270,46 +397,46 @@ func insertReceipt(ctx context.Context, tx pgx.Tx, r andon.Receipt) error {
 
 // Resolve closes an open andon; of racing resolvers, on any replica, the
 // first to lock the andon's row wins and the others get ErrAlreadyResolved.
+// Like triggers, concurrent resolves are committed together.
 func (s *Store) Resolve(ctx context.Context, id string, res andon.Resolution, at time.Time) (andon.Andon, andon.Receipt, error) {
 	if err := res.Validate(); err != nil {
 		return andon.Andon{}, andon.Receipt{}, err
 	}
-	var a andon.Andon
-	var r andon.Receipt
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		a, err = scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1 FOR UPDATE`, id))
-		if errors.Is(err, andon.ErrNotFound) {
-			return andon.NotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if a.Status != andon.StatusOpen {
-			return andon.AlreadyResolved(a)
-		}
-		at = at.UTC().Truncate(time.Millisecond)
-		ms := at.UnixMilli()
-		if _, err := tx.Exec(ctx, `UPDATE andons SET status = 'resolved', resolved_ms = $1, root_cause = $2, fix_applied = $3, prevention_added = $4, resolver = $5 WHERE id = $6`,
-			ms, res.RootCause, res.FixApplied, res.PreventionAdded, res.Resolver, id); err != nil {
-			return err
-		}
-		a.Status, a.ResolvedAt, a.Resolution = andon.StatusResolved, &at, &res
-		seq, hash, err := lockChain(ctx, tx)
-		if err != nil {
-			return err
-		}
-		r = andon.NextReceipt(seq, hash, andon.ReceiptResolved, a, at, andon.ResolvedDetails(a, res, at))
-		if err := insertReceipt(ctx, tx, r); err != nil {
-			return err
-		}
-		if err := setChain(ctx, tx, r.Seq, r.Hash); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE skus SET open_count = open_count - 1,
-			blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN greatest(0, $1 - blocked_since_ms) ELSE 0 END WHERE sku = $2`, ms, a.SKU)
-		return err
-	})
+	d, err := s.commit(ctx, chainOp{resolveID: id, res: res, at: at})
+	return d.a, d.r, err
+}
+
+func resolveTx(ctx context.Context, tx querier, id string, res andon.Resolution, at time.Time) (andon.Andon, andon.Receipt, error) {
+	a, err := scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, andon.ErrNotFound) {
+		return a, andon.Receipt{}, andon.NotFound(id)
+	}
+	if err != nil {
+		return a, andon.Receipt{}, err
+	}
+	if a.Status != andon.StatusOpen {
+		return a, andon.Receipt{}, andon.AlreadyResolved(a)
+	}
+	at = at.UTC().Truncate(time.Millisecond)
+	ms := at.UnixMilli()
+	if _, err := tx.Exec(ctx, `UPDATE andons SET status = 'resolved', resolved_ms = $1, root_cause = $2, fix_applied = $3, prevention_added = $4, resolver = $5 WHERE id = $6`,
+		ms, res.RootCause, res.FixApplied, res.PreventionAdded, res.Resolver, id); err != nil {
+		return a, andon.Receipt{}, err
+	}
+	a.Status, a.ResolvedAt, a.Resolution = andon.StatusResolved, &at, &res
+	seq, hash, err := lockChain(ctx, tx)
+	if err != nil {
+		return a, andon.Receipt{}, err
+	}
+	r := andon.NextReceipt(seq, hash, andon.ReceiptResolved, a, at, andon.ResolvedDetails(a, res, at))
+	if err := insertReceipt(ctx, tx, r); err != nil {
+		return a, r, err
+	}
+	if err := setChain(ctx, tx, r.Seq, r.Hash); err != nil {
+		return a, r, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE skus SET open_count = open_count - 1,
+		blocked_ms_total = blocked_ms_total + CASE WHEN open_count = 1 THEN greatest(0, $1 - blocked_since_ms) ELSE 0 END WHERE sku = $2`, ms, a.SKU)
 	return a, r, err
 }
 

@@ -30,17 +30,23 @@ func openTest(t testing.TB, url string) *Store {
 
 // The store conformance suite on a real PostgreSQL 15.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Backend{Open: func(t testing.TB) (andon.Store, storetest.Raw) {
-		url := pgtest.DB(t)
-		s := openTest(t, url)
-		conn, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		return s, pgRaw{conn}
-	}})
+	storetest.Run(t, backend)
 }
+
+var backend = storetest.Backend{Open: func(t testing.TB) (andon.Store, storetest.Raw) {
+	url := pgtest.DB(t)
+	s := openTest(t, url)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return s, pgRaw{conn}
+}}
+
+func BenchmarkGate(b *testing.B)               { storetest.BenchGate(b, backend) }
+func BenchmarkConcurrentTriggers(b *testing.B) { storetest.BenchConcurrentTriggers(b, backend) }
+func BenchmarkStoreIngest(b *testing.B)        { storetest.BenchStoreIngest(b, backend) }
 
 type pgRaw struct{ conn *pgx.Conn }
 

@@ -79,7 +79,32 @@ func (s *Store) Outbox(ctx context.Context, max int) ([]andon.OutboxEntry, error
 		out = append(out, e)
 		return nil
 	})
-	return out, storeErr(err)
+	if err != nil || len(out) == 0 {
+		return out, storeErr(err)
+	}
+	// The andons the alerts are tied to, committed by now.
+	var keys []string
+	for _, e := range out {
+		for _, a := range e.Alerts {
+			keys = append(keys, a.Key)
+		}
+	}
+	rows, err = s.pool.Query(ctx, `SELECT key, status, andon_id FROM alerts WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	tied := map[alertID]string{}
+	var id alertID
+	var andonID string
+	if _, err := pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID}, func() error { tied[id] = andonID; return nil }); err != nil {
+		return nil, storeErr(err)
+	}
+	for _, e := range out {
+		for i, a := range e.Alerts {
+			e.Alerts[i].AndonID = tied[alertID{a.Key, a.Status}]
+		}
+	}
+	return out, nil
 }
 
 // DoneOutbox removes handled entries while l is held.
