@@ -13,11 +13,13 @@ test-webhook-race: tools
 ## bench-webhook (not in BENCH_TARGETS: `make bench` already runs these): fixed iteration counts for
 ## comparable figures, three runs each (the machine is shared: read ranges, with `cat /proc/loadavg`).
 ## Ingest: closed loop, maximum throughput; IngestOpenLoop: ack p50/p99/max at 2,000 notifications/s offered.
+## Every figure is measured on SQLite and on PostgreSQL (one replica, and two replicas on one
+## database for the webhook benches) in the same run, side by side (see docs/webhook.md).
 bench-webhook:
 	cat /proc/loadavg
 	$(GO) test -run '^$$' -bench 'Ingest$$' -benchtime 4000x -count 3 ./webhook
 	$(GO) test -run '^$$' -bench 'IngestOpenLoop' -benchtime 10000x -count 3 ./webhook
-	$(GO) test -run '^$$' -bench 'StoreIngest' -benchtime 10000x -count 3 ./andon
-	$(GO) test -run '^$$' -bench 'ConcurrentTriggers' -benchtime 20x ./andon
-	$(GO) test -run '^$$' -bench 'Gate' -benchtime 20000x ./andon
+	$(GO) test -run '^$$' -bench 'StoreIngest' -benchtime 10000x -count 3 ./andon ./andon/postgres
+	$(GO) test -run '^$$' -bench 'ConcurrentTriggers' -benchtime 20x ./andon ./andon/postgres
+	$(GO) test -run '^$$' -bench 'Gate' -benchtime 20000x ./andon ./andon/postgres
 	cat /proc/loadavg
