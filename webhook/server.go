@@ -39,9 +39,10 @@ type Server struct {
 	notifications *prometheus.CounterVec
 	alerts        map[string]prometheus.Counter // by alert status, resolved once
 
-	leader *leadership // with a shared (replicated) store: the actuator lease
-	stop   chan struct{}
-	bg     sync.WaitGroup // background loops: retention, lease, outbox
+	leader    *leadership // with a shared (replicated) store: the actuator lease
+	stop      chan struct{}
+	bg        sync.WaitGroup // background loops: retention, lease, outbox
+	closeOnce sync.Once
 }
 
 // New builds the server on store, opened by the caller from cfg.DB (see
@@ -146,10 +147,14 @@ func (s *Server) Reload(cfg *Config) {
 // Close waits for running actions (the actuator takes no new ones once
 // closed), then closes the store.
 func (s *Server) Close() error {
-	close(s.stop)
-	s.bg.Wait() // a lease holder hands the lease back
-	s.engine.Close()
-	return s.ledger.Store.Close()
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.bg.Wait() // a lease holder hands the lease back
+		s.engine.Close()
+		err = s.ledger.Store.Close()
+	})
+	return err
 }
 
 // Ledger exposes the ledger (for tests and embedding).
