@@ -51,11 +51,11 @@ type OutboxEntry struct {
 
 // QueuedAlert is what the actuator needs of one recorded alert.
 type QueuedAlert struct {
-	Key         string            `json:"key"`
-	Status      string            `json:"status"`
-	Fingerprint string            `json:"fingerprint"`
-	StartsAt    time.Time         `json:"starts_at"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	AndonID     string            `json:"andon_id,omitempty"`
+	Key         string
+	Status      string
+	Fingerprint string
+	StartsAt    time.Time
+	Labels      map[string]string
+	Annotations map[string]string
+	AndonID     string
 }

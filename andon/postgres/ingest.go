@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -47,8 +46,8 @@ func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestR
 	for _, i := range order {
 		cols.add(n.Alerts[i])
 	}
-	doc := queued(n)
-	if res, err := s.ingestOne(ctx, n, first, cols, doc); !errors.Is(err, errMustOpen) {
+	q := queued(n)
+	if res, err := s.ingestOne(ctx, n, first, cols, q); !errors.Is(err, errMustOpen) {
 		return res, storeErr(err)
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -56,7 +55,7 @@ func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestR
 		return andon.IngestResult{}, storeErr(err)
 	}
 	defer conn.Release()
-	res, err := ingest(ctx, conn, n, first, cols, doc)
+	res, err := ingest(ctx, conn, n, first, cols, q)
 	if err != nil {
 		// Leave no transaction open on a connection going back to the pool.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
@@ -76,7 +75,7 @@ var errMustOpen = errors.New("an andon must be opened")
 // The statement reads the alerts recorded before it began, for the andon
 // ids of duplicates; one recorded by a concurrent transaction meanwhile is
 // read after it.
-func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[alertID]int, cols alertColumns, doc string) (andon.IngestResult, error) {
+func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[alertID]int, cols alertColumns, q queuedAlerts) (andon.IngestResult, error) {
 	rows, err := s.pool.Query(ctx, `WITH u AS (
 			SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(k, st, fp, sm, em, l, a, o)
 		), ins AS (
@@ -86,12 +85,12 @@ func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[a
 			FROM u
 			ON CONFLICT (key, status) DO NOTHING RETURNING key, status, andon_id
 		), queued AS (
-			INSERT INTO outbox (alerts) VALUES ($11)
+			INSERT INTO outbox (keys, statuses) VALUES ($11, $12)
 		)
 		SELECT key, status, andon_id, true FROM ins
 		UNION ALL SELECT key, status, andon_id, false FROM alerts WHERE key = ANY($3)
 		UNION ALL SELECT '', '', '', andon_must_open() FROM ins JOIN u ON ins.key = u.k AND ins.status = u.st WHERE u.o <> '' AND ins.andon_id = ''`,
-		n.Receiver, n.ReceivedAt.UnixMilli(), cols.keys, cols.statuses, cols.fingerprints, cols.starts, cols.ends, cols.labels, cols.annotations, cols.origins, doc)
+		n.Receiver, n.ReceivedAt.UnixMilli(), cols.keys, cols.statuses, cols.fingerprints, cols.starts, cols.ends, cols.labels, cols.annotations, cols.origins, q.keys, q.statuses)
 	if err != nil {
 		return andon.IngestResult{}, err
 	}
@@ -138,7 +137,7 @@ func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[a
 // andons that are not open. Two round trips besides opening them: BEGIN,
 // the insert and the read of the alerts' andon ids in one pipeline; the
 // outbox entry and COMMIT in another.
-func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first map[alertID]int, cols alertColumns, doc string) (andon.IngestResult, error) {
+func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first map[alertID]int, cols alertColumns, q queuedAlerts) (andon.IngestResult, error) {
 	res := andon.IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
@@ -209,7 +208,7 @@ func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first
 		}
 	}
 	b = &pgx.Batch{}
-	b.Queue(`INSERT INTO outbox (alerts) VALUES ($1)`, doc)
+	b.Queue(`INSERT INTO outbox (keys, statuses) VALUES ($1, $2)`, q.keys, q.statuses)
 	b.Queue(`COMMIT`)
 	return res, conn.SendBatch(ctx, b).Close()
 }
@@ -236,14 +235,13 @@ func (c *alertColumns) add(al andon.AlertEvent) {
 	c.origins = append(c.origins, origin)
 }
 
-// queued is the outbox document of a notification; the andon ids are read
-// from the alerts when the entry is taken (Outbox).
-func queued(n andon.Notification) string {
-	q := make([]andon.QueuedAlert, len(n.Alerts))
-	for i, al := range n.Alerts {
-		q[i] = andon.QueuedAlert{Key: al.Key, Status: al.Status, Fingerprint: al.Fingerprint, StartsAt: al.StartsAt,
-			Labels: al.Labels, Annotations: al.Annotations}
+// queuedAlerts name a notification's alerts, in order, for the outbox.
+type queuedAlerts struct{ keys, statuses []string }
+
+func queued(n andon.Notification) queuedAlerts {
+	var q queuedAlerts
+	for _, al := range n.Alerts {
+		q.keys, q.statuses = append(q.keys, al.Key), append(q.statuses, al.Status)
 	}
-	b, _ := json.Marshal(q) // strings, times and string maps: cannot fail
-	return string(b)
+	return q
 }

@@ -80,10 +80,12 @@ var migrations = []string{
 		updated_ms bigint NOT NULL
 	);
 	-- Replicas: every recorded notification waits here for the actuator of
-	-- the replica holding the lease, which deletes it once handled.
+	-- the replica holding the lease, which deletes it once handled. It names
+	-- its alerts (in their order); their content is read from alerts then.
 	CREATE TABLE outbox (
 		id bigserial PRIMARY KEY,
-		alerts text NOT NULL
+		keys text[] NOT NULL,
+		statuses text[] NOT NULL
 	);
 	-- Ingest's one-statement path calls it to fall back to a transaction
 	-- that opens andons (the statement, and all it wrote, is rolled back).

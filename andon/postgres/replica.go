@@ -62,49 +62,38 @@ func (s *Store) PutStateFenced(ctx context.Context, l andon.Lease, name string, 
 	})
 }
 
-// Outbox returns up to max queued notifications, oldest first.
+// Outbox returns up to max queued notifications, oldest first, with their
+// alerts as recorded (and the andons they are tied to, committed by now).
 func (s *Store) Outbox(ctx context.Context, max int) ([]andon.OutboxEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, alerts FROM outbox ORDER BY id LIMIT $1`, max)
+	rows, err := s.pool.Query(ctx, `SELECT o.id, a.key, a.status, a.fingerprint, a.starts_ms, a.labels, a.annotations, a.andon_id
+		FROM (SELECT id, keys, statuses FROM outbox ORDER BY id LIMIT $1) AS o
+		CROSS JOIN LATERAL unnest(o.keys, o.statuses) WITH ORDINALITY AS q(key, status, n)
+		LEFT JOIN alerts a ON a.key = q.key AND a.status = q.status
+		ORDER BY o.id, q.n`, max)
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	var out []andon.OutboxEntry
-	var e andon.OutboxEntry
-	var doc string
-	_, err = pgx.ForEachRow(rows, []any{&e.ID, &doc}, func() error {
-		e.Alerts = nil
-		if err := json.Unmarshal([]byte(doc), &e.Alerts); err != nil {
-			return fmt.Errorf("outbox entry %d is not valid JSON: %w", e.ID, err)
+	var id int64
+	var starts *int64 // the alert columns are NULL for an alert pruned meanwhile
+	var key, status, fp, labels, annotations, andonID *string
+	_, err = pgx.ForEachRow(rows, []any{&id, &key, &status, &fp, &starts, &labels, &annotations, &andonID}, func() error {
+		if len(out) == 0 || out[len(out)-1].ID != id {
+			out = append(out, andon.OutboxEntry{ID: id})
 		}
-		out = append(out, e)
+		if key == nil {
+			return nil
+		}
+		qa := andon.QueuedAlert{Key: *key, Status: deref(status), Fingerprint: deref(fp), StartsAt: time.UnixMilli(*starts).UTC(), AndonID: deref(andonID)}
+		if err := json.Unmarshal([]byte(deref(labels)), &qa.Labels); err != nil {
+			return fmt.Errorf("alert %s: labels are not valid JSON: %w", qa.Key, err)
+		}
+		_ = json.Unmarshal([]byte(deref(annotations)), &qa.Annotations)
+		e := &out[len(out)-1]
+		e.Alerts = append(e.Alerts, qa)
 		return nil
 	})
-	if err != nil || len(out) == 0 {
-		return out, storeErr(err)
-	}
-	// The andons the alerts are tied to, committed by now.
-	var keys []string
-	for _, e := range out {
-		for _, a := range e.Alerts {
-			keys = append(keys, a.Key)
-		}
-	}
-	rows, err = s.pool.Query(ctx, `SELECT key, status, andon_id FROM alerts WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	tied := map[alertID]string{}
-	var id alertID
-	var andonID string
-	if _, err := pgx.ForEachRow(rows, []any{&id.key, &id.status, &andonID}, func() error { tied[id] = andonID; return nil }); err != nil {
-		return nil, storeErr(err)
-	}
-	for _, e := range out {
-		for i, a := range e.Alerts {
-			e.Alerts[i].AndonID = tied[alertID{a.Key, a.Status}]
-		}
-	}
-	return out, nil
+	return out, storeErr(err)
 }
 
 // DoneOutbox removes handled entries while l is held.
