@@ -85,39 +85,107 @@ func TestTwoReplicasOneAndonOneAction(t *testing.T) {
 	}
 }
 
-// A replica that cannot reach the database answers 503 (Alertmanager
-// retries) and does not act; once the database is back it recovers by
-// itself. The ledger's gate is answered by the same database throughout.
+// Restarting PostgreSQL under a steady stream to two replicas: while it is
+// down they answer 503 (Alertmanager retries) and are not ready; once it is
+// back they record again by themselves, no acknowledged notification is
+// missing, and the gate is answered from the same ledger.
 func TestPostgresRestartGives503ThenRecovers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a PostgreSQL cluster")
 	}
 	pg := pgtest.Start(t)
 	db := pg.NewDB(t)
-	_, url := startReplica(t, "db: "+db+"\nlease_ttl: 1s\n")
-	if code, _ := post(t, url, "", encode(payload("before", 2, "firing")), "application/json"); code != http.StatusOK {
+	_, url1 := startReplica(t, "db: "+db+"\nlease_ttl: 1s\n")
+	_, url2 := startReplica(t, "db: "+db+"\nlease_ttl: 1s\n")
+	if code, _ := post(t, url1, "", encode(payload("before", 2, "firing")), "application/json"); code != http.StatusOK {
 		t.Fatalf("before the restart: %d", code)
 	}
+	var mu sync.Mutex
+	var acked []*Message
+	codes, ackedBy := map[int]int{}, map[string]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				m := payload(fmt.Sprintf("restart-%d-%d", w, i), 2, "firing")
+				url := url1
+				if (w+i)%2 == 1 {
+					url = url2
+				}
+				resp, err := client.Post(url+"/webhook", "application/json", bytesReader(encode(m)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				drain(resp)
+				mu.Lock()
+				codes[resp.StatusCode]++
+				if resp.StatusCode == http.StatusOK {
+					acked = append(acked, m)
+					ackedBy[url]++
+				}
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
 	if err := pg.Stop("fast"); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := post(t, url, "", encode(payload("during", 2, "firing")), "application/json"); code != http.StatusServiceUnavailable {
-		t.Fatalf("database down: status %d, want 503", code)
-	}
-	if resp, err := http.Get(url + "/-/ready"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+	waitFor(t, "503 from the replicas while the database is down", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return codes[http.StatusServiceUnavailable] > 0
+	})
+	if resp, err := http.Get(url2 + "/-/ready"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("ready with the database down: %v %v", resp, err)
 	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replica to record again after the restart", 30*time.Second, func() bool {
-		code, _ := post(t, url, "", encode(payload("during", 2, "firing")), "application/json")
-		return code == http.StatusOK
+	mu.Lock()
+	before1, before2 := ackedBy[url1], ackedBy[url2]
+	mu.Unlock()
+	waitFor(t, "both replicas to record again after the restart", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ackedBy[url1] >= before1+10 && ackedBy[url2] >= before2+10
 	})
-	g, err := (&andon.Client{URL: url}).Gate(context.Background(), "svc", "deploy")
+	close(stop)
+	wg.Wait()
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	missing := 0
+	for _, m := range acked {
+		for _, al := range m.Alerts {
+			var n int
+			if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM alerts WHERE key = $1 AND status = 'firing'`, m.Key(al)).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				missing++
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d alerts of acknowledged notifications missing after the restart", missing)
+	}
+	g, err := (&andon.Client{URL: url2}).Gate(context.Background(), "svc", "deploy")
 	if err != nil || g.Proceed || len(g.Blocking) != 1 {
 		t.Fatalf("gate after recovery: %+v %v", g, err)
 	}
+	t.Logf("answers during the restart: %v; %d acknowledged, all stored", codes, len(acked))
 }
 
 // kill -9 of the replica holding the actuator lease, under a steady stream
