@@ -1,6 +1,7 @@
 package andon
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -12,10 +13,28 @@ import (
 // NewAndonID returns a new andon id for an andon opened at at.
 func NewAndonID(at time.Time) string { return newID("AND-", at) }
 
-// NextReceipt builds the receipt that follows the chain head (prevSeq,
-// prevHash); the caller stores it in the transaction that changes the andon.
-func NextReceipt(prevSeq int64, prevHash string, rt ReceiptType, a Andon, at time.Time, details map[string]string) Receipt {
-	return newReceipt(prevSeq, prevHash, rt, a, at, details)
+// NextReceipt builds the receipt of ledger ledgerID that follows the chain
+// head (prevSeq, prevHash, prevKeyID), sealed by s (nil: unsigned); the
+// caller stores it in the transaction that changes the andon. When the head
+// is signed and s is nil it refuses (ErrKeyRequired): an unsigned receipt
+// would break the chain's verification.
+func NextReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash, prevKeyID string, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+	if prevKeyID != "" && s == nil {
+		return Receipt{}, fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, prevSeq, prevKeyID)
+	}
+	return newReceipt(ledgerID, s, prevSeq, prevHash, rt, a, at, details), nil
+}
+
+// ReceiptFromRow decodes a stored receipt: seq is its place in the chain and
+// andonID the id the store keeps beside the body (Verify checks they agree
+// with the body); an unparseable body reads as a changed receipt.
+func ReceiptFromRow(seq int64, andonID, body string) Receipt {
+	var r Receipt
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		r = Receipt{Hash: "unparseable"}
+	}
+	r.Seq, r.indexedAndonID = seq, andonID
+	return r
 }
 
 // ResolvedDetails are the details of an andon_resolved receipt.

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/andon-sre/andon/andon"
 	"github.com/andon-sre/andon/andon/storetest"
@@ -16,6 +17,9 @@ func TestSQLiteConformance(t *testing.T) {
 
 func openSQLite(t testing.TB) (andon.Store, storetest.Raw) {
 	path := filepath.Join(t.TempDir(), "andon.db")
+	if _, err := andon.InitSQLite(path, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	s, err := andon.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -40,3 +44,6 @@ var sqliteBackend = storetest.Backend{Open: openSQLite}
 func BenchmarkGate(b *testing.B)               { storetest.BenchGate(b, sqliteBackend) }
 func BenchmarkConcurrentTriggers(b *testing.B) { storetest.BenchConcurrentTriggers(b, sqliteBackend) }
 func BenchmarkStoreIngest(b *testing.B)        { storetest.BenchStoreIngest(b, sqliteBackend) }
+func BenchmarkStoreIngestBesideHuge(b *testing.B) {
+	storetest.BenchStoreIngestBesideHuge(b, sqliteBackend)
+}

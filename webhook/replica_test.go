@@ -23,6 +23,7 @@ import (
 // sheds on svc through the admission API at svcURL.
 func replicaConfig(db, svcURL, extra string) string {
 	return fmt.Sprintf(`db: %s
+insecure_no_auth: true
 lease_ttl: 1s
 actuator:
   defaults: {hold_down: 100ms, cooldown: 1h}
@@ -95,8 +96,8 @@ func TestPostgresRestartGives503ThenRecovers(t *testing.T) {
 	}
 	pg := pgtest.Start(t)
 	db := pg.NewDB(t)
-	_, url1 := startReplica(t, "db: "+db+"\nlease_ttl: 1s\n")
-	_, url2 := startReplica(t, "db: "+db+"\nlease_ttl: 1s\n")
+	_, url1 := startReplica(t, "db: "+db+"\ninsecure_no_auth: true\nlease_ttl: 1s\n")
+	_, url2 := startReplica(t, "db: "+db+"\ninsecure_no_auth: true\nlease_ttl: 1s\n")
 	if code, _ := post(t, url1, "", encode(payload("before", 2, "firing")), "application/json"); code != http.StatusOK {
 		t.Fatalf("before the restart: %d", code)
 	}

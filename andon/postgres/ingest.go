@@ -28,11 +28,14 @@ type alertID struct{ key, status string }
 func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestResult, error) {
 	first := map[alertID]int{} // the same alert twice in one notification: the second is a duplicate
 	var order []int
+	n.Alerts = slices.Clone(n.Alerts) // the normalized triggers replace the caller's
 	for i, al := range n.Alerts {
 		if al.Andon != nil && al.Status == "firing" {
-			if err := al.Andon.Validate(); err != nil {
+			t, err := al.Andon.Normalize()
+			if err != nil {
 				return andon.IngestResult{}, fmt.Errorf("alert %d: %w", i, err)
 			}
+			n.Alerts[i].Andon = &t
 		}
 		if _, ok := first[alertID{al.Key, al.Status}]; !ok {
 			first[alertID{al.Key, al.Status}] = i
@@ -55,7 +58,7 @@ func (s *Store) Ingest(ctx context.Context, n andon.Notification) (andon.IngestR
 		return andon.IngestResult{}, storeErr(err)
 	}
 	defer conn.Release()
-	res, err := ingest(ctx, conn, n, first, cols, q)
+	res, err := s.ingest(ctx, conn, n, first, cols, q)
 	if err != nil {
 		// Leave no transaction open on a connection going back to the pool.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
@@ -137,7 +140,7 @@ func (s *Store) ingestOne(ctx context.Context, n andon.Notification, first map[a
 // andons that are not open. Two round trips besides opening them: BEGIN,
 // the insert and the read of the alerts' andon ids in one pipeline; the
 // outbox entry and COMMIT in another.
-func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first map[alertID]int, cols alertColumns, q queuedAlerts) (andon.IngestResult, error) {
+func (s *Store) ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first map[alertID]int, cols alertColumns, q queuedAlerts) (andon.IngestResult, error) {
 	res := andon.IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
@@ -182,7 +185,7 @@ func ingest(ctx context.Context, conn *pgxpool.Conn, n andon.Notification, first
 		for i := range ats {
 			ats[i] = n.ReceivedAt
 		}
-		opened, err := openAndons(ctx, conn, triggers, ats)
+		opened, err := s.openAndons(ctx, conn, triggers, ats)
 		if err != nil {
 			return res, err
 		}

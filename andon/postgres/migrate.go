@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/andon-sre/andon/andon"
@@ -37,15 +39,24 @@ var migrations = []string{
 		body text NOT NULL
 	);
 	CREATE INDEX receipts_andon ON receipts (andon_id);
+	-- The gate's proof: receipts by the sku and type in their body.
+	CREATE INDEX receipts_sku_type ON receipts (((body::jsonb) ->> 'sku'), ((body::jsonb) ->> 'receipt_type'));
+	-- The ledger's identity: one row, written by init.
+	CREATE TABLE ledger (
+		one int PRIMARY KEY CHECK (one = 1),
+		id text NOT NULL,
+		created_ms bigint NOT NULL
+	);
 	-- One row: the chain's last seq and hash. Every transaction that appends
 	-- a receipt locks it (SELECT … FOR UPDATE) until it commits, so receipts
 	-- written by several replicas at once still form one linear chain.
 	CREATE TABLE chain_head (
 		id int PRIMARY KEY CHECK (id = 1),
 		seq bigint NOT NULL,
-		hash text NOT NULL
+		hash text NOT NULL,
+		key_id text NOT NULL -- of the last receipt: once signed, every next one must be
 	);
-	INSERT INTO chain_head VALUES (1, 0, '` + andon.GenesisHash + `');
+	INSERT INTO chain_head VALUES (1, 0, '` + andon.GenesisHash + `', '');
 	CREATE TABLE skus (
 		sku text PRIMARY KEY,
 		open_count int NOT NULL,
@@ -102,50 +113,73 @@ var migrations = []string{
 }
 
 // migrationLock is the advisory lock key under which replicas starting at
-// once migrate one after the other ("andon" in ASCII).
+// once migrate, and init, one after the other ("andon" in ASCII).
 const migrationLock = 0x616e646f6e
 
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+// errExists: init found a ledger in the database already.
+var errExists = errors.New("the database holds an andon ledger already")
+
+// setup creates the schema and the ledger's identity (init), or migrates
+// the schema of an existing ledger forward (open), under the advisory lock.
+// Open refuses a database without a ledger, and init one with a ledger or
+// with other tables: it never takes a database over.
+func setup(ctx context.Context, pool *pgxpool.Pool, init bool, at time.Time) (andon.Identity, error) {
+	var id andon.Identity
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return err
+		return id, err
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-		return err
+		return id, err
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS andon_schema (version int NOT NULL)`); err != nil {
-		return err
+	rows, err := tx.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
+	if err != nil {
+		return id, err
 	}
-	var v int
-	switch err := tx.QueryRow(ctx, `SELECT version FROM andon_schema`).Scan(&v); {
-	case errors.Is(err, pgx.ErrNoRows):
-		if _, err := tx.Exec(ctx, `INSERT INTO andon_schema VALUES (0)`); err != nil {
-			return err
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return id, err
+	}
+	v := 0
+	if slices.Contains(tables, "andon_schema") {
+		if err := tx.QueryRow(ctx, `SELECT version FROM andon_schema`).Scan(&v); err != nil {
+			return id, fmt.Errorf("%w: andon_schema unreadable: %w", andon.ErrNotLedger, err)
 		}
-	case err != nil:
-		return err
 	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this binary knows (%d): upgrade andon", v, len(migrations))
+	switch {
+	case init && v > 0:
+		return id, errExists
+	case init && len(tables) > 0:
+		return id, fmt.Errorf("%w: the database has tables of another application (%s): init creates a ledger only in an empty database", andon.ErrNotLedger, strings.Join(tables, ", "))
+	case !init && v == 0:
+		return id, fmt.Errorf("%w: no andon ledger in this database: create one with 'andon init --db URL' (or 'andon webhook --init')", andon.ErrNotLedger)
+	case v > len(migrations):
+		return id, fmt.Errorf("%w: schema version %d is newer than this binary knows (%d): upgrade andon", andon.ErrNotLedger, v, len(migrations))
+	}
+	if init {
+		if _, err := tx.Exec(ctx, `CREATE TABLE andon_schema (version int NOT NULL); INSERT INTO andon_schema VALUES (0)`); err != nil {
+			return id, err
+		}
 	}
 	for i := v; i < len(migrations); i++ {
 		if _, err := tx.Exec(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
+			return id, fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE andon_schema SET version = $1`, len(migrations)); err != nil {
-		return err
+		return id, err
 	}
-	return tx.Commit(ctx)
-}
-
-// schemaVersion is the applied migrations, or 0 when the database holds no ledger.
-func schemaVersion(ctx context.Context, pool *pgxpool.Pool) (int, error) {
-	var v int
-	err := pool.QueryRow(ctx, `SELECT version FROM andon_schema`).Scan(&v)
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
-		return 0, nil
+	if init {
+		at = at.UTC().Truncate(time.Millisecond)
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger (one, id, created_ms) VALUES (1, $1, $2)`, andon.NewLedgerID(at), at.UnixMilli()); err != nil {
+			return id, err
+		}
 	}
-	return v, err
+	var created int64
+	if err := tx.QueryRow(ctx, `SELECT id, created_ms FROM ledger`).Scan(&id.ID, &created); err != nil {
+		return id, fmt.Errorf("%w: an andon ledger without its identity row (%w)", andon.ErrNotLedger, err)
+	}
+	id.CreatedAt, id.Schema = time.UnixMilli(created).UTC(), len(migrations)
+	return id, tx.Commit(ctx)
 }

@@ -32,6 +32,8 @@ import (
 
 // Store is the PostgreSQL ledger.
 type Store struct {
+	id        andon.Identity
+	signer    *andon.Signer
 	pool      *pgxpool.Pool
 	ops       chan chainOp
 	quit      chan struct{}
@@ -46,11 +48,27 @@ func IsURL(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-// Open connects to the database at url. With create, it creates or migrates
-// the schema (replicas starting at once take turns); without, a database
-// holding no ledger is an error, so a mistyped URL never reads as an empty
-// ledger where every gate proceeds.
-func Open(ctx context.Context, url string, create bool) (*Store, error) {
+// Open connects to the andon ledger in the database at url, migrating its
+// schema forward if needed (replicas starting at once take turns). A
+// database without a ledger, with another application's tables or a newer
+// schema is refused with ErrNotLedger: Init creates a ledger.
+func Open(ctx context.Context, url string) (*Store, error) { return open(ctx, url, false, time.Time{}) }
+
+// Init creates a new ledger, with its identity, in the empty database at url.
+// It fails on a database holding a ledger (ErrExists) or anything else.
+func Init(ctx context.Context, url string, at time.Time) (andon.Identity, error) {
+	s, err := open(ctx, url, true, at)
+	if err != nil {
+		return andon.Identity{}, err
+	}
+	defer s.Close()
+	return s.id, nil
+}
+
+// ErrExists: Init found a ledger in the database already.
+var ErrExists = errExists
+
+func open(ctx context.Context, url string, init bool, at time.Time) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: database URL: %w", andon.ErrInvalid, err)
@@ -65,22 +83,24 @@ func Open(ctx context.Context, url string, create bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s: %w", andon.ErrUnavailable, where, err)
 	}
-	if create {
-		err = migrate(ctx, pool)
-	} else {
-		var v int
-		if v, err = schemaVersion(ctx, pool); err == nil && v == 0 {
-			err = errors.New("no andon ledger in this database: start 'andon webhook' with db: set to it, or use a writing verb such as 'andon trigger'")
-		}
-	}
+	id, err := setup(ctx, pool, init, at)
 	if err != nil {
 		pool.Close()
+		if errors.Is(err, andon.ErrNotLedger) || errors.Is(err, errExists) {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
 		return nil, fmt.Errorf("%w: open %s: %w", andon.ErrUnavailable, where, err)
 	}
-	s := &Store{pool: pool, ops: make(chan chainOp), quit: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{id: id, pool: pool, ops: make(chan chainOp), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }
+
+// Identity returns the ledger's identity, read when it was opened.
+func (s *Store) Identity() andon.Identity { return s.id }
+
+// SetSigner makes the store sign the receipts it writes (before the first write).
+func (s *Store) SetSigner(sg *andon.Signer) { s.signer = sg }
 
 // Close closes every connection, after the batch being committed.
 func (s *Store) Close() error {
@@ -162,7 +182,8 @@ func deref(s *string) string {
 
 // Trigger opens an andon, or returns the open one with the same origin.
 func (s *Store) Trigger(ctx context.Context, t andon.Trigger, at time.Time) (andon.TriggerResult, error) {
-	if err := t.Validate(); err != nil {
+	t, err := t.Normalize()
+	if err != nil {
 		return andon.TriggerResult{}, err
 	}
 	d, err := s.commit(ctx, chainOp{trigger: &t, at: at})
@@ -253,7 +274,7 @@ func (s *Store) commitBatch(batch []chainOp) error {
 	out := make([]chainDone, len(batch))
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if len(ts) > 0 {
-			opened, err := openAndons(ctx, tx, ts, ats)
+			opened, err := s.openAndons(ctx, tx, ts, ats)
 			if err != nil {
 				return err
 			}
@@ -263,7 +284,7 @@ func (s *Store) commitBatch(batch []chainOp) error {
 		}
 		for _, i := range resv {
 			op := batch[i]
-			a, r, err := resolveTx(ctx, tx, op.resolveID, op.res, op.at)
+			a, r, err := s.resolveTx(ctx, tx, op.resolveID, op.res, op.at)
 			if err != nil && !andon.IsBusinessErr(err) {
 				return err
 			}
@@ -287,7 +308,7 @@ func (s *Store) commitBatch(batch []chainOp) error {
 // then appends the receipts of those it created. Triggers with the same
 // non-empty origin get the same andon. Origins are locked in sorted order,
 // before the chain head.
-func openAndons(ctx context.Context, tx querier, ts []andon.Trigger, ats []time.Time) ([]andon.TriggerResult, error) {
+func (s *Store) openAndons(ctx context.Context, tx querier, ts []andon.Trigger, ats []time.Time) ([]andon.TriggerResult, error) {
 	out := make([]andon.TriggerResult, len(ts))
 	order := make([]int, len(ts))
 	for i := range order {
@@ -337,22 +358,21 @@ func openAndons(ctx context.Context, tx querier, ts []andon.Trigger, ats []time.
 	if len(created) == 0 {
 		return out, nil
 	}
-	seq, hash, err := lockChain(ctx, tx)
+	head, err := s.lockChain(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(created, func(a, b int) int { return strings.Compare(out[a].Andon.ID, out[b].Andon.ID) })
 	skus := map[string]bool{}
 	for _, i := range created {
-		r := andon.NextReceipt(seq, hash, andon.ReceiptTriggered, out[i].Andon, out[i].Andon.OpenedAt, out[i].Andon.Details)
-		if err := insertReceipt(ctx, tx, r); err != nil {
+		r, err := head.append(ctx, tx, andon.ReceiptTriggered, out[i].Andon, out[i].Andon.OpenedAt, out[i].Andon.Details)
+		if err != nil {
 			return nil, err
 		}
-		seq, hash = r.Seq, r.Hash
 		out[i].Receipt = &r
 		skus[out[i].Andon.SKU] = true
 	}
-	if err := setChain(ctx, tx, seq, hash); err != nil {
+	if err := head.save(ctx, tx); err != nil {
 		return nil, err
 	}
 	for _, sku := range slices.Sorted(maps.Keys(skus)) {
@@ -373,25 +393,40 @@ func openAndons(ctx context.Context, tx querier, ts []andon.Trigger, ats []time.
 	return out, nil
 }
 
-// lockChain locks the chain head until the transaction ends and returns it.
-func lockChain(ctx context.Context, tx querier) (int64, string, error) {
-	var seq int64
-	var hash string
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &hash)
-	return seq, hash, err
+// chainHead is the chain's last receipt as the chain_head row keeps it,
+// locked (FOR UPDATE) until the transaction ends, and what appends to it.
+type chainHead struct {
+	s           *Store
+	seq         int64
+	hash, keyID string
 }
 
-func setChain(ctx context.Context, tx querier, seq int64, hash string) error {
-	_, err := tx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1`, seq, hash)
-	return err
+func (s *Store) lockChain(ctx context.Context, tx querier) (*chainHead, error) {
+	h := &chainHead{s: s}
+	err := tx.QueryRow(ctx, `SELECT seq, hash, key_id FROM chain_head WHERE id = 1 FOR UPDATE`).Scan(&h.seq, &h.hash, &h.keyID)
+	return h, err
 }
 
-func insertReceipt(ctx context.Context, tx querier, r andon.Receipt) error {
+// append writes the receipt that follows the head and moves the head to it.
+func (h *chainHead) append(ctx context.Context, tx querier, rt andon.ReceiptType, a andon.Andon, at time.Time, details map[string]string) (andon.Receipt, error) {
+	r, err := andon.NextReceipt(h.s.id.ID, h.s.signer, h.seq, h.hash, h.keyID, rt, a, at, details)
+	if err != nil {
+		return r, err
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return r, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO receipts (seq, andon_id, body) VALUES ($1,$2,$3)`, r.Seq, r.AndonID, string(b))
+	if _, err := tx.Exec(ctx, `INSERT INTO receipts (seq, andon_id, body) VALUES ($1,$2,$3)`, r.Seq, r.AndonID, string(b)); err != nil {
+		return r, err
+	}
+	h.seq, h.hash, h.keyID = r.Seq, r.Hash, r.KeyID
+	return r, nil
+}
+
+// save stores the head (before the transaction commits).
+func (h *chainHead) save(ctx context.Context, tx querier) error {
+	_, err := tx.Exec(ctx, `UPDATE chain_head SET seq = $1, hash = $2, key_id = $3 WHERE id = 1`, h.seq, h.hash, h.keyID)
 	return err
 }
 
@@ -406,7 +441,7 @@ func (s *Store) Resolve(ctx context.Context, id string, res andon.Resolution, at
 	return d.a, d.r, err
 }
 
-func resolveTx(ctx context.Context, tx querier, id string, res andon.Resolution, at time.Time) (andon.Andon, andon.Receipt, error) {
+func (s *Store) resolveTx(ctx context.Context, tx querier, id string, res andon.Resolution, at time.Time) (andon.Andon, andon.Receipt, error) {
 	a, err := scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1 FOR UPDATE`, id))
 	if errors.Is(err, andon.ErrNotFound) {
 		return a, andon.Receipt{}, andon.NotFound(id)
@@ -424,15 +459,15 @@ func resolveTx(ctx context.Context, tx querier, id string, res andon.Resolution,
 		return a, andon.Receipt{}, err
 	}
 	a.Status, a.ResolvedAt, a.Resolution = andon.StatusResolved, &at, &res
-	seq, hash, err := lockChain(ctx, tx)
+	head, err := s.lockChain(ctx, tx)
 	if err != nil {
 		return a, andon.Receipt{}, err
 	}
-	r := andon.NextReceipt(seq, hash, andon.ReceiptResolved, a, at, andon.ResolvedDetails(a, res, at))
-	if err := insertReceipt(ctx, tx, r); err != nil {
+	r, err := head.append(ctx, tx, andon.ReceiptResolved, a, at, andon.ResolvedDetails(a, res, at))
+	if err != nil {
 		return a, r, err
 	}
-	if err := setChain(ctx, tx, r.Seq, r.Hash); err != nil {
+	if err := head.save(ctx, tx); err != nil {
 		return a, r, err
 	}
 	_, err = tx.Exec(ctx, `UPDATE skus SET open_count = open_count - 1,
@@ -440,57 +475,152 @@ func resolveTx(ctx context.Context, tx querier, id string, res andon.Resolution,
 	return a, r, err
 }
 
-// Get returns one andon.
-func (s *Store) Get(ctx context.Context, id string) (andon.Andon, error) {
-	a, err := scanAndon(s.pool.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1`, id))
-	if errors.Is(err, andon.ErrNotFound) {
-		return a, andon.NotFound(id)
+// snapshot runs fn in one read-only REPEATABLE READ transaction: what it
+// reads is one moment of the ledger, whatever other replicas commit meanwhile.
+func (s *Store) snapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return storeErr(err)
 	}
-	return a, storeErr(err)
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return storeErr(fn(tx))
 }
 
-// List returns andons matching f, newest first.
-func (s *Store) List(ctx context.Context, f andon.Filter) ([]andon.Andon, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+andonCols+` FROM andons
-		WHERE ($1 = '' OR sku = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR type = $3)
-		ORDER BY opened_ms DESC, id DESC LIMIT $4`, f.SKU, string(f.Status), string(f.Type), andon.Limit(f.Limit))
+func queryAndons(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]andon.Andon, error) {
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []andon.Andon
 	for rows.Next() {
 		a, err := scanAndon(rows)
 		if err != nil {
-			return nil, storeErr(err)
+			return nil, err
 		}
 		out = append(out, a)
 	}
-	return out, storeErr(rows.Err())
+	return out, rows.Err()
 }
 
-// Receipts returns the chain (or one andon's part of it) in order.
-func (s *Store) Receipts(ctx context.Context, andonID string) ([]andon.Receipt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, body FROM receipts WHERE $1 = '' OR andon_id = $1 ORDER BY seq`, andonID)
+func queryReceipts(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]andon.Receipt, error) {
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []andon.Receipt
-	for rows.Next() {
-		var seq int64
-		var body string
-		if err := rows.Scan(&seq, &body); err != nil {
-			return nil, storeErr(err)
+	var seq int64
+	var andonID, body string
+	_, err = pgx.ForEachRow(rows, []any{&seq, &andonID, &body}, func() error {
+		out = append(out, andon.ReceiptFromRow(seq, andonID, body))
+		return nil
+	})
+	return out, err
+}
+
+// Get returns one andon and its receipts, read in one snapshot; when the
+// andon has no row, its receipts (if any) come with ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (a andon.Andon, rs []andon.Receipt, err error) {
+	err = s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = $1 ORDER BY seq`, id); err != nil {
+			return err
 		}
-		var r andon.Receipt
-		if err := json.Unmarshal([]byte(body), &r); err != nil {
-			r = andon.Receipt{Hash: "unparseable"} // Verify reports it as changed
-		}
-		r.Seq = seq
-		out = append(out, r)
+		a, err = scanAndon(tx.QueryRow(ctx, `SELECT `+andonCols+` FROM andons WHERE id = $1`, id))
+		return err
+	})
+	if errors.Is(err, andon.ErrNotFound) {
+		return a, rs, andon.NotFound(id) // rs is kept: receipts of an andon without a row prove a deletion
 	}
-	return out, storeErr(rows.Err())
+	return a, rs, err
+}
+
+// List returns andons matching f, newest first, and their receipts, read in one snapshot.
+func (s *Store) List(ctx context.Context, f andon.Filter) (out []andon.Andon, rs []andon.Receipt, err error) {
+	err = s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if out, err = queryAndons(ctx, tx, `SELECT `+andonCols+` FROM andons
+			WHERE ($1 = '' OR sku = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR type = $3)
+			ORDER BY opened_ms DESC, id DESC LIMIT $4`, f.SKU, string(f.Status), string(f.Type), andon.Limit(f.Limit)); err != nil {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, a := range out {
+			ids[i] = a.ID
+		}
+		rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = ANY($1) ORDER BY seq`, ids)
+		return err
+	})
+	return out, rs, err
+}
+
+// Open reads, in one snapshot, the open andons of sku with their receipts,
+// and counts the sku's andon_triggered and andon_resolved receipts through
+// the index on the sku and type in their body.
+func (s *Store) Open(ctx context.Context, sku string) (st andon.OpenState, err error) {
+	err = s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if st.Andons, err = queryAndons(ctx, tx, `SELECT `+andonCols+` FROM andons WHERE sku = $1 AND status = 'open' ORDER BY opened_ms DESC, id DESC`, sku); err != nil {
+			return err
+		}
+		ids := make([]string, len(st.Andons))
+		for i, a := range st.Andons {
+			ids[i] = a.ID
+		}
+		if st.Receipts, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = ANY($1) ORDER BY seq`, ids); err != nil {
+			return err
+		}
+		const q = `SELECT count(*) FROM receipts WHERE ((body::jsonb) ->> 'sku') = $1 AND ((body::jsonb) ->> 'receipt_type') = $2`
+		var triggered, resolved int
+		if err := tx.QueryRow(ctx, q, sku, string(andon.ReceiptTriggered)).Scan(&triggered); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, q, sku, string(andon.ReceiptResolved)).Scan(&resolved); err != nil {
+			return err
+		}
+		st.ProvenOpen = triggered - resolved
+		return nil
+	})
+	return st, err
+}
+
+// Chain returns the whole receipt chain and every andon, read in one snapshot.
+func (s *Store) Chain(ctx context.Context) (rs []andon.Receipt, andons []andon.Andon, err error) {
+	err = s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts ORDER BY seq`); err != nil {
+			return err
+		}
+		andons, err = queryAndons(ctx, tx, `SELECT `+andonCols+` FROM andons ORDER BY opened_ms, id`)
+		return err
+	})
+	return rs, andons, err
+}
+
+// Receipts returns the whole chain in order.
+func (s *Store) Receipts(ctx context.Context) (rs []andon.Receipt, err error) {
+	err = s.snapshot(ctx, func(tx pgx.Tx) error {
+		rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts ORDER BY seq`)
+		return err
+	})
+	return rs, err
+}
+
+// Head returns the last receipt of the chain (ErrNotFound when there is none).
+func (s *Store) Head(ctx context.Context) (andon.Receipt, error) {
+	var rs []andon.Receipt
+	err := s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts ORDER BY seq DESC LIMIT 1`)
+		return err
+	})
+	if err != nil {
+		return andon.Receipt{}, err
+	}
+	if len(rs) == 0 {
+		return andon.Receipt{}, andon.ErrNotFound
+	}
+	return rs[0], nil
 }
 
 // RecordActions appends action decisions.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +19,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
+// initDB creates a ledger in a fresh database and returns its URL.
+func initDB(t testing.TB) string {
+	t.Helper()
+	url := pgtest.DB(t)
+	if _, err := Init(context.Background(), url, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
 func openTest(t testing.TB, url string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), url, true)
+	s, err := Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +45,7 @@ func TestConformance(t *testing.T) {
 }
 
 var backend = storetest.Backend{Open: func(t testing.TB) (andon.Store, storetest.Raw) {
-	url := pgtest.DB(t)
+	url := initDB(t)
 	s := openTest(t, url)
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
@@ -44,9 +55,10 @@ var backend = storetest.Backend{Open: func(t testing.TB) (andon.Store, storetest
 	return s, pgRaw{conn}
 }}
 
-func BenchmarkGate(b *testing.B)               { storetest.BenchGate(b, backend) }
-func BenchmarkConcurrentTriggers(b *testing.B) { storetest.BenchConcurrentTriggers(b, backend) }
-func BenchmarkStoreIngest(b *testing.B)        { storetest.BenchStoreIngest(b, backend) }
+func BenchmarkGate(b *testing.B)                  { storetest.BenchGate(b, backend) }
+func BenchmarkConcurrentTriggers(b *testing.B)    { storetest.BenchConcurrentTriggers(b, backend) }
+func BenchmarkStoreIngest(b *testing.B)           { storetest.BenchStoreIngest(b, backend) }
+func BenchmarkStoreIngestBesideHuge(b *testing.B) { storetest.BenchStoreIngestBesideHuge(b, backend) }
 
 type pgRaw struct{ conn *pgx.Conn }
 
@@ -59,12 +71,12 @@ func (r pgRaw) Count(q string) (n int, err error) {
 	return n, r.conn.QueryRow(context.Background(), q).Scan(&n)
 }
 
-// Two replicas (two stores, two connection pools) migrating one new database
-// at once, then receiving the same notification 10 times each, all at once:
+// Two replicas (two stores, two connection pools) opening one ledger at
+// once, then receiving the same notification 10 times each, all at once:
 // one record per alert, one andon, one receipt, one outbox entry per
 // acknowledged notification.
 func TestReplicasRecordANotificationOnce(t *testing.T) {
-	url := pgtest.DB(t)
+	url := initDB(t)
 	var replicas [2]*Store
 	var wg sync.WaitGroup
 	for i := range replicas {
@@ -112,7 +124,7 @@ func TestReplicasRecordANotificationOnce(t *testing.T) {
 // Replicas triggering and resolving at once on different andons and skus
 // write one linear chain: no gap, no fork, every prev_hash linking.
 func TestReplicasKeepOneLinearChain(t *testing.T) {
-	url := pgtest.DB(t)
+	url := initDB(t)
 	replicas := []*Store{openTest(t, url), openTest(t, url)}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -142,7 +154,7 @@ func TestReplicasKeepOneLinearChain(t *testing.T) {
 	if err != nil || len(probs) > 0 {
 		t.Fatalf("chain written by two replicas: %v %v", probs, err)
 	}
-	rs, _ := replicas[0].Receipts(ctx, "")
+	rs, _ := replicas[0].Receipts(ctx)
 	if len(rs) != 60+20+1 {
 		t.Fatalf("%d receipts, want 60 triggered + 20 resolved + 1 alert andon", len(rs))
 	}
@@ -152,7 +164,7 @@ func TestReplicasKeepOneLinearChain(t *testing.T) {
 // term that is over is refused, so a replica that lost its lease cannot
 // commit a decision (and so does not act).
 func TestLeaseFencesTheFormerHolder(t *testing.T) {
-	url := pgtest.DB(t)
+	url := initDB(t)
 	a, b := openTest(t, url), openTest(t, url)
 	ctx := context.Background()
 	la, err := a.AcquireLease(ctx, "actuator", "a", 300*time.Millisecond)
@@ -190,17 +202,41 @@ func TestLeaseFencesTheFormerHolder(t *testing.T) {
 	}
 }
 
-// A read-only open of a database without a ledger fails (a typo in --db
-// must not read as an empty ledger whose gate proceeds).
-func TestOpenWithoutCreateRefusesAnEmptyDatabase(t *testing.T) {
+// Only init creates a ledger, and only in an empty database: an open of a
+// database without one fails (a typo in --db must not read as an empty
+// ledger whose gate proceeds), a second init fails, and so does an init in
+// another application's database. Every receipt carries the ledger's id.
+func TestInitAndOpenRefuseWhatIsNotTheirs(t *testing.T) {
+	ctx := context.Background()
 	url := pgtest.DB(t)
-	if _, err := Open(context.Background(), url, false); err == nil {
-		t.Fatal("opened a database without a ledger for reading")
+	if _, err := Open(ctx, url); !errors.Is(err, andon.ErrNotLedger) {
+		t.Fatalf("open of an empty database: %v, want ErrNotLedger", err)
 	}
-	openTest(t, url)
-	s, err := Open(context.Background(), url, false)
+	id, err := Init(ctx, url, time.Now())
+	if err != nil || !strings.HasPrefix(id.ID, "LDG-") {
+		t.Fatalf("init: %+v %v", id, err)
+	}
+	if _, err := Init(ctx, url, time.Now()); !errors.Is(err, ErrExists) {
+		t.Fatalf("second init: %v, want ErrExists", err)
+	}
+	s := openTest(t, url)
+	if s.Identity().ID != id.ID {
+		t.Fatalf("identity %+v, want %s", s.Identity(), id.ID)
+	}
+	res, err := s.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"}, time.Now())
+	if err != nil || res.Receipt.LedgerID != id.ID {
+		t.Fatalf("receipt of %q, want the ledger's id %s: %v", res.Receipt.LedgerID, id.ID, err)
+	}
+	foreign := pgtest.DB(t)
+	conn, err := pgx.Connect(ctx, foreign)
 	if err != nil {
-		t.Fatalf("after migration: %v", err)
+		t.Fatal(err)
 	}
-	s.Close()
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE invoices (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(ctx, foreign, time.Now()); !errors.Is(err, andon.ErrNotLedger) {
+		t.Fatalf("init in another application's database: %v, want ErrNotLedger", err)
+	}
 }

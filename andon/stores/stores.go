@@ -5,23 +5,42 @@ package stores
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"io/fs"
 	"os"
+	"time"
 
 	"github.com/andon-sre/andon/andon"
 	"github.com/andon-sre/andon/andon/postgres"
 )
 
-// Open opens the store at db. With create, a missing SQLite file or an empty
-// PostgreSQL database becomes a new ledger; without (the read-only verbs),
-// it is an error, so a typo never reads as an empty ledger whose gate proceeds.
+// Init creates a new ledger at db ('andon init'): a SQLite file that must
+// not exist, or an empty PostgreSQL database.
+func Init(ctx context.Context, db string, at time.Time) (andon.Identity, error) {
+	if postgres.IsURL(db) {
+		return postgres.Init(ctx, db, at)
+	}
+	return andon.InitSQLite(db, at)
+}
+
+// Open opens the ledger at db. It creates nothing unless create is set
+// ('andon webhook --init'): then a missing SQLite file or an empty
+// PostgreSQL database becomes a new ledger first, and an existing ledger
+// is opened as it is (replicas started with --init at once create one).
 func Open(ctx context.Context, db string, create bool) (andon.Store, error) {
 	if postgres.IsURL(db) {
-		return postgres.Open(ctx, db, create)
+		if create {
+			if _, err := postgres.Init(ctx, db, time.Now()); err != nil && !errors.Is(err, postgres.ErrExists) {
+				return nil, err
+			}
+		}
+		return postgres.Open(ctx, db)
 	}
-	if !create {
-		if _, err := os.Stat(db); err != nil {
-			return nil, fmt.Errorf("%w: no ledger at --db %s (%w): pass the file 'andon webhook' or 'andon trigger' writes, a postgres:// URL, or --url", andon.ErrUnavailable, db, err)
+	if create {
+		if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+			if _, err := andon.InitSQLite(db, time.Now()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return andon.OpenSQLite(db)

@@ -52,6 +52,8 @@ func Run(t *testing.T, b Backend) {
 		{"StateDocumentsRoundTrip", stateDocumentsRoundTrip},
 		{"RetentionKeepsWhatOpenAndonsNeed", retentionKeepsWhatOpenAndonsNeed},
 		{"ActionsRoundTrip", actionsRoundTrip},
+		{"AnswersOnlyWhatTheChainProves", answersOnlyWhatTheChainProves},
+		{"SignedReceipts", signedReceipts},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, b) })
 	}
@@ -326,5 +328,64 @@ func unavailableAfterClose(t *testing.T, b Backend) {
 	}
 	if err := l.Store.Ping(ctx); !errors.Is(err, andon.ErrUnavailable) {
 		t.Fatalf("ping = %v", err)
+	}
+}
+
+// A row deleted or edited behind the ledger's back no longer matches the
+// receipts that prove it: the gate refuses to answer (ErrTampered) instead
+// of letting the sku proceed, and verify names the problem.
+func answersOnlyWhatTheChainProves(t *testing.T, b Backend) {
+	l, raw := open(t, b)
+	ctx := context.Background()
+	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
+	if g, err := l.Gate(ctx, "svc", "deploy"); err != nil || g.Proceed {
+		t.Fatalf("untouched: %+v %v", g, err)
+	}
+	if err := raw.Exec(`DELETE FROM andons WHERE id = '` + a.Andon.ID + `'`); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := l.Gate(ctx, "svc", "deploy"); !errors.Is(err, andon.ErrTampered) {
+		t.Fatalf("gate after the open andon's row was deleted: %+v %v; want ErrTampered", g, err)
+	}
+	if probs, err := l.Verify(ctx); err != nil || len(probs) == 0 {
+		t.Fatalf("verify after the row was deleted: %v %v", probs, err)
+	}
+}
+
+// Receipts written with a signing key verify with its public key; once the
+// chain is signed, a writer without the key is refused (nothing written).
+func signedReceipts(t *testing.T, b Backend) {
+	key := filepath.Join(t.TempDir(), "andon.key")
+	if _, err := andon.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	sg, err := andon.LoadSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := andon.LoadKeyring([]string{key + ".pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := open(t, b)
+	l.Store.SetSigner(sg)
+	l.Keys = keys
+	ctx := context.Background()
+	a, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
+	if err != nil || a.Receipt.Signature == "" || a.Receipt.KeyID != sg.KeyID {
+		t.Fatalf("signed trigger: %+v %v", a.Receipt, err)
+	}
+	if _, err := l.Resolve(ctx, a.Andon.ID, Fix); err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := l.Verify(ctx); err != nil || len(probs) > 0 {
+		t.Fatalf("verify with the public key: %v %v", probs, err)
+	}
+	l.Store.SetSigner(nil)
+	if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "other"}); !errors.Is(err, andon.ErrKeyRequired) {
+		t.Fatalf("unsigned trigger on a signed chain: %v, want ErrKeyRequired", err)
+	}
+	if list, _ := l.List(ctx, andon.Filter{SKU: "other"}); len(list) != 0 {
+		t.Fatalf("the refused trigger wrote %v", list)
 	}
 }

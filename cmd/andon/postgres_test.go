@@ -10,13 +10,21 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// Every ledger verb works on a postgres:// --db as on a file; the read-only
-// verbs refuse a database that holds no ledger (exit 2), as they refuse a
-// missing file.
+// Every ledger verb works on a postgres:// --db as on a file: 'andon init'
+// creates the ledger in an empty database (once), and every other verb
+// refuses a database that holds none (exit 2), as it refuses a missing file.
 func TestLedgerCLIOnPostgres(t *testing.T) {
-	empty, db := pgtest.DB(t), pgtest.DB(t)
-	if code := runLedgerCLI(t, "gate", "--db", empty, "--sku", "build-1"); code != 2 {
-		t.Fatalf("gate on a database without a ledger: exit %d, want 2", code)
+	db := pgtest.DB(t)
+	for _, verb := range [][]string{{"gate", "--sku", "build-1"}, {"trigger", "--type", "test_failure", "--sku", "build-1"}} {
+		if code := runLedgerCLI(t, append(verb, "--db", db)...); code != 2 {
+			t.Fatalf("%v on a database without a ledger: exit %d, want 2", verb, code)
+		}
+	}
+	if code := runLedgerCLI(t, "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d", code)
+	}
+	if code := runLedgerCLI(t, "init", "--db", db); code != 2 {
+		t.Fatalf("second init: exit %d, want 2", code)
 	}
 	code, id := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "test")
 	if id = strings.TrimSpace(id); code != 0 || !strings.HasPrefix(id, "AND-") {
