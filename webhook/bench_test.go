@@ -76,7 +76,7 @@ func BenchmarkIngestOpenLoop(b *testing.B) {
 }
 
 type ingestBench struct {
-	urls   []string // the replicas, taken in turn
+	urls   []string      // the replicas, taken in turn
 	pgCPU0 time.Duration // PostgreSQL's CPU at the start; -1 on SQLite
 	bodies [][]byte
 	client *http.Client
