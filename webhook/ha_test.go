@@ -168,9 +168,11 @@ func TestHAClosedLoop(t *testing.T) {
 	if probs, err := ledger.Verify(ctx); err != nil || len(probs) > 0 {
 		t.Fatalf("receipt chain: %v %v", probs, err)
 	}
-	if applied, _ = ledger.Actions(ctx, andon.ActionFilter{Result: "applied"}); len(applied) != 2 {
-		t.Fatalf("applied actions: %+v, want the shed and its revert", applied)
-	}
+	// The revert is recorded after the service answered it.
+	waitFor(t, "the revert recorded beside the shed", 10*time.Second, func() bool {
+		applied, _ = ledger.Actions(ctx, andon.ActionFilter{Result: "applied"})
+		return len(applied) == 2
+	})
 }
 
 func envOf(c *exec.Cmd, key string) string {
