@@ -185,5 +185,9 @@ func (r fencedRecorder) SaveState(ctx context.Context, doc []byte) error {
 	if lease == nil {
 		return fmt.Errorf("%w: %w", andon.ErrUnavailable, andon.ErrLeaseLost)
 	}
+	// Bounded: a database that stopped answering (a partition) must not hold
+	// the actuator; by then the term has lapsed and the write would be refused.
+	ctx, cancel := context.WithTimeout(ctx, r.l.ttl)
+	defer cancel()
 	return r.l.store.PutStateFenced(ctx, *lease, actuatorState, doc)
 }

@@ -144,6 +144,11 @@ func (s *Server) retain() {
 	}
 }
 
+// ingestTimeout bounds recording a notification: a store that does not
+// answer (a database partitioned away) gets a 503 Alertmanager retries,
+// not a request hanging until Alertmanager's own timeout.
+const ingestTimeout = 10 * time.Second
+
 // actuatorState names the actuator's state document in the store.
 const actuatorState = "actuator"
 
@@ -247,7 +252,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := s.notification(msg, cfg)
-	res, err := s.ledger.Ingest(r.Context(), n)
+	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
+	defer cancel()
+	res, err := s.ledger.Ingest(ctx, n)
 	if err != nil {
 		if errors.Is(err, andon.ErrInvalid) {
 			fail(http.StatusBadRequest, "%v", err)
