@@ -191,10 +191,7 @@ actuator:
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newServer(t, c)
 		srv := httptest.NewServer(s.Handler())
 		m := payload(`{}:{service="svc"}`, 1, status)
 		m.Alerts[0].Labels["action"] = "page,shed"

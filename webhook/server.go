@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 
 	"github.com/andon-sre/andon/actuator"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
 	"github.com/andon-sre/andon/internal/httpjson"
 	"github.com/andon-sre/andon/limits"
 )
@@ -39,6 +41,11 @@ type Server struct {
 	unknown       map[bool]prometheus.Counter   // unknown fields, by "in an alert"
 	unknownSeen   sync.Map                      // unknown field paths already logged
 	unknownLogged atomic.Int32                  // how many: bounded, the names come from outside
+
+	leader    *leadership // with a shared (replicated) store: the actuator lease
+	stop      chan struct{}
+	bg        sync.WaitGroup // background loops: retention, lease, outbox
+	closeOnce sync.Once
 }
 
 // maxLoggedUnknown bounds how many distinct unknown field names are logged, maxLoggedName how
@@ -48,14 +55,13 @@ const (
 	maxLoggedName    = 128
 )
 
-// New opens the store named in cfg and builds the server.
-func New(cfg *Config, log *slog.Logger) (*Server, error) {
+// New builds the server on store, opened by the caller from cfg.DB (see
+// andon/stores); the server closes it. On a store several replicas share
+// (PostgreSQL), the actuator acts only while this replica holds the
+// actuator lease, on the notifications every replica queued.
+func New(cfg *Config, store andon.Store, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	store, err := andon.OpenSQLite(cfg.DB)
-	if err != nil {
-		return nil, err
 	}
 	if cfg.SigningKeyFile != "" {
 		sg, err := andon.LoadSigner(cfg.SigningKeyFile)
@@ -68,8 +74,9 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		reg: reg,
-		log: log,
+		reg:  reg,
+		log:  log,
+		stop: make(chan struct{}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "andon_webhook_notifications_total", Help: "Webhook notifications received, by HTTP status class of the answer.",
 		}, []string{"status"}),
@@ -101,20 +108,61 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	} else if n > 0 {
 		log.Warn("wrote receipt files missing from receipts_dir (crash between commit and file write?)", "count", n, "dir", cfg.ReceiptsDir)
 	}
-	s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
-	doc, err := store.State(context.Background(), actuatorState)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	if doc != nil {
-		if err := s.engine.Restore(doc); err != nil {
+	s.cfg.Store(cfg)
+	if rs, ok := store.(andon.Replicated); ok {
+		s.leader = newLeadership(s, rs, time.Duration(cfg.LeaseTTL))
+		s.engine = actuator.NewEngine(cfg.policy, fencedRecorder{recorder{store}, s.leader}, reg, log)
+		s.engine.Pause() // until this replica holds the lease
+		s.background(s.leader.keep)
+		s.background(s.leader.drain)
+	} else {
+		s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
+		doc, err := store.State(context.Background(), actuatorState)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		if err := s.engine.Resume(doc); err != nil {
 			log.Warn("actuator state not restored: active actions are rebuilt by Alertmanager's re-sends and expire by their TTL", "err", err)
 		}
 	}
-	s.cfg.Store(cfg)
+	s.background(s.retain)
 	return s, nil
 }
+
+func (s *Server) background(loop func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		loop()
+	}()
+}
+
+// retain prunes alert records past alert_retention, at start and hourly.
+func (s *Server) retain() {
+	for {
+		keep := time.Duration(s.cfg.Load().AlertRetention)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		n, err := s.ledger.Store.PruneAlerts(ctx, time.Now().Add(-keep))
+		cancel()
+		switch {
+		case err != nil:
+			s.log.Warn("alert records not pruned; next try in an hour", "err", err)
+		case n > 0:
+			s.log.Info("pruned alert records past alert_retention", "count", n, "alert_retention", model.Duration(keep))
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// ingestTimeout bounds recording a notification: a store that does not
+// answer (a database partitioned away) gets a 503 Alertmanager retries,
+// not a request hanging until Alertmanager's own timeout.
+const ingestTimeout = 10 * time.Second
 
 // actuatorState names the actuator's state document in the store.
 const actuatorState = "actuator"
@@ -123,9 +171,9 @@ const actuatorState = "actuator"
 // change at once; the database and receipts directory need a restart.
 func (s *Server) Reload(cfg *Config) {
 	old := s.cfg.Load()
-	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir || cfg.SigningKeyFile != old.SigningKeyFile {
-		s.log.Warn("db, receipts_dir and signing_key_file changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
-		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile = old.DB, old.ReceiptsDir, old.SigningKeyFile
+	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir || cfg.SigningKeyFile != old.SigningKeyFile || cfg.LeaseTTL != old.LeaseTTL {
+		s.log.Warn("db, receipts_dir, signing_key_file and lease_ttl changes take effect after a restart", "db", stores.Describe(old.DB), "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
+		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile, cfg.LeaseTTL = old.DB, old.ReceiptsDir, old.SigningKeyFile, old.LeaseTTL
 	}
 	s.engine.SetPolicy(cfg.policy)
 	s.cfg.Store(cfg)
@@ -134,8 +182,14 @@ func (s *Server) Reload(cfg *Config) {
 // Close waits for running actions (the actuator takes no new ones once
 // closed), then closes the store.
 func (s *Server) Close() error {
-	s.engine.Close()
-	return s.ledger.Store.Close()
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.bg.Wait() // a lease holder hands the lease back
+		s.engine.Close()
+		err = s.ledger.Store.Close()
+	})
+	return err
 }
 
 // Ledger exposes the ledger (for tests and embedding).
@@ -216,7 +270,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := s.notification(msg, cfg)
-	res, err := s.ledger.Ingest(r.Context(), n)
+	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
+	defer cancel()
+	res, err := s.ledger.Ingest(ctx, n)
 	if err != nil {
 		if errors.Is(err, andon.ErrInvalid) {
 			fail(http.StatusBadRequest, "%v", err)
@@ -240,6 +296,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			StartsAt: al.StartsAt, Labels: al.Labels, Annotations: al.Annotations, AndonID: res.AndonIDs[i]}
 	}
 	s.reply(w, r, http.StatusOK, a)
+	if s.leader != nil {
+		return // queued in the same transaction: the lease holder acts on it
+	}
 	// Actions run after the acknowledgement: an action failure is recorded, never a 5xx.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
