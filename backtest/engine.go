@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -248,7 +249,7 @@ func (st *ruleState) initAlert(o Options) {
 	// Annotations do not change when an alert fires; leaving them out saves a template
 	// expansion per alert per evaluation.
 	st.ar = rules.NewAlertingRule(rule.Alert, rule.Expr, rule.For, rule.KeepFiringFor, lbls,
-		labels.EmptyLabels(), labels.EmptyLabels(), "", false, nil)
+		labels.EmptyLabels(), labels.EmptyLabels(), "", false, promslog.NewNopLogger())
 	st.signal, st.threshold, st.below = signalOf(rule.Expr)
 	if st.signal != nil {
 		st.timeline = make([]float64, o.Points)
@@ -290,16 +291,14 @@ func signalOf(e parser.Expr) (signal parser.Expr, threshold float64, below bool)
 func (r *run) read(from, to time.Time) error {
 	maxt := to.UnixMilli() - 1
 	start := map[string]int64{} // per selector, the first sample wanted
-	lo := r.readTo + 1
+	lo := int64(math.MaxInt64)
 	for _, vs := range r.rs.raw {
 		k := vs.String()
 		start[k] = r.readTo + 1
 		if !r.read1 {
 			start[k] = from.Add(-r.rs.need[k] - LookbackDelta).UnixMilli()
 		}
-		if !r.read1 || start[k] < lo {
-			lo = min(lo, start[k])
-		}
+		lo = min(lo, start[k])
 	}
 	r.read1, r.readTo = true, maxt
 	win := r.o.Window.Milliseconds()
@@ -347,6 +346,7 @@ func (r *run) readSlice(byStart map[int64][]*parser.VectorSelector, maxt int64) 
 				return nil
 			}
 			seen[h] = true
+			lset = lset.Copy() // a source may reuse the memory behind the labels it hands over
 			r.series++
 			var ref storage.SeriesRef
 			var err error
