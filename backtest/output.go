@@ -100,13 +100,7 @@ func cmpOrDash(s string) string {
 	return s
 }
 
-func actionList(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
+func actionList(m map[string]int) string { return list(m, "%s %d") }
 
 func dur(secs float64) string {
 	if secs == 0 {

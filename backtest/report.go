@@ -250,10 +250,13 @@ func (b Budget) Check(r *Report) []string {
 	return why
 }
 
-func sevList(m map[string]float64) string {
+func sevList(m map[string]float64) string { return list(m, "%s %.2f") }
+
+// list prints a map as "key value, …" in key order.
+func list[V int | float64](m map[string]V, format string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k]))
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }

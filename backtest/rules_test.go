@@ -115,3 +115,22 @@ func TestBudget(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseRules: any rule file either loads or is refused with an error; it never panics, and
+// what loads has its raw inputs known.
+func FuzzParseRules(f *testing.F) {
+	f.Add([]byte("groups:\n- name: g\n  rules:\n  - record: r\n    expr: sum(rate(x[5m]))\n  - alert: A\n    expr: r > 1\n    for: 1m\n"))
+	f.Add([]byte("groups:\n- name: g\n  interval: 15s\n  rules:\n  - alert: A\n    expr: max_over_time(x[10m:1m] offset 2m) > 1\n"))
+	f.Add([]byte("groups: []\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rs, err := ParseRules("fuzz.yaml", b)
+		if err != nil {
+			return
+		}
+		for _, vs := range rs.raw {
+			if _, ok := rs.need[vs.String()]; !ok {
+				t.Fatalf("raw selector %s has no look-back", vs)
+			}
+		}
+	})
+}

@@ -23,3 +23,21 @@ bench-backtest: tools
 	cat /proc/loadavg
 
 BENCH_TARGETS += bench-backtest
+
+BACKTEST_DEMO := $(CACHE)/backtest-demo
+
+## backtest-demo: three days of erlmcp history backfilled into a Prometheus on 127.0.0.1:19190,
+## then `andon backtest` of the example against a laxer baseline, table on stdout and the HTML
+## report in .cache/backtest-demo/report.html.
+backtest-demo: tools build
+	rm -rf $(BACKTEST_DEMO) && mkdir -p $(BACKTEST_DEMO)
+	$(GO) run ./backtest/history/openmetrics -days 3 -instances 2 > $(BACKTEST_DEMO)/history.om
+	$(TOOLS_BIN)/promtool tsdb create-blocks-from openmetrics $(BACKTEST_DEMO)/history.om $(BACKTEST_DEMO)/data >/dev/null
+	printf 'global:\n  scrape_interval: 15s\n' > $(BACKTEST_DEMO)/prometheus.yml
+	sed 's/thresholds: {yellow: 0.05%/thresholds: {yellow: 0.1%/' examples/erlmcp/limits.yaml > $(BACKTEST_DEMO)/baseline.yaml
+	$(TOOLS_BIN)/prometheus --config.file=$(BACKTEST_DEMO)/prometheus.yml --storage.tsdb.path=$(BACKTEST_DEMO)/data \
+		--storage.tsdb.retention.time=100y --web.listen-address=127.0.0.1:19190 --log.level=warn & pid=$$!; \
+	trap "kill $$pid" EXIT; \
+	until curl -sf http://127.0.0.1:19190/-/ready >/dev/null; do sleep 0.5; done; \
+	$(ANDON) backtest -f examples/erlmcp/limits.yaml --baseline $(BACKTEST_DEMO)/baseline.yaml \
+		--prometheus http://127.0.0.1:19190 --range 3d --to 2025-06-04T23:59:45Z --html $(BACKTEST_DEMO)/report.html
