@@ -120,7 +120,7 @@ func Run(ctx context.Context, src Source, rs *RuleSet, o Options) (*Report, erro
 			return nil, err
 		}
 		if o.Progress != nil {
-			o.Progress(Progress{Window: w + 1, Windows: windows, Through: wTo.Add(-time.Millisecond), Series: r.series, Samples: r.samples, Elapsed: time.Since(start)})
+			o.Progress(Progress{Window: w + 1, Windows: windows, Through: wTo.Add(-time.Millisecond), Series: int64(len(r.series)), Samples: r.samples, Elapsed: time.Since(start)})
 		}
 	}
 	return r.report(), nil
@@ -135,12 +135,12 @@ type run struct {
 	db     *tsdb.DB
 	engine *promql.Engine
 
-	read1   bool           // the first window reads each selector's full look-back
-	readTo  int64          // raw samples are read up to here (inclusive)
-	series  int64          // raw series read (per window, summed)
-	samples int64          // raw samples read
-	levels  [][]*ruleState // rules by dependency level: a level reads only earlier levels
-	alerts  []*ruleState   // alerting rules in evaluation order
+	read1   bool            // the first window reads each selector's full look-back
+	readTo  int64           // raw samples are read up to here (inclusive)
+	series  map[uint64]bool // raw series read
+	samples int64           // raw samples read
+	levels  [][]*ruleState  // rules by dependency level: a level reads only earlier levels
+	alerts  []*ruleState    // alerting rules in evaluation order
 }
 
 // ruleState is one rule's evaluation state across windows.
@@ -164,7 +164,7 @@ type ruleState struct {
 }
 
 func newRun(ctx context.Context, src Source, rs *RuleSet, o Options, db *tsdb.DB) *run {
-	r := &run{ctx: ctx, src: src, rs: rs, o: o, db: db}
+	r := &run{ctx: ctx, src: src, rs: rs, o: o, db: db, series: map[uint64]bool{}}
 	r.engine = promql.NewEngine(promql.EngineOpts{
 		MaxSamples:    math.MaxInt32,
 		Timeout:       24 * time.Hour,
@@ -347,7 +347,7 @@ func (r *run) readSlice(byStart map[int64][]*parser.VectorSelector, maxt int64) 
 			}
 			seen[h] = true
 			lset = lset.Copy() // a source may reuse the memory behind the labels it hands over
-			r.series++
+			r.series[h] = true
 			var ref storage.SeriesRef
 			var err error
 			for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
@@ -384,34 +384,78 @@ func (r *run) readSlice(byStart map[int64][]*parser.VectorSelector, maxt int64) 
 }
 
 // window evaluates every rule over the evaluations in [from, to), level by level; the rules of a
-// level read nothing another rule of the level records, so they run side by side.
+// level read nothing another rule of the level records, so their queries run side by side. No
+// query runs while recorded series are written: a level's results are written once all its
+// queries are done, and its alerts (which only read) are stepped after that.
 func (r *run) window(from, to time.Time) error {
-	workers := max(1, runtime.GOMAXPROCS(0))
 	for _, lv := range r.levels {
-		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			errs []error
-			sem  = make(chan struct{}, workers)
-		)
-		for _, st := range lv {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := r.evalRule(st, from, to); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}()
+		results := make([]promql.Matrix, len(lv))
+		err := parallel(len(lv), func(i int) error {
+			st := lv[i]
+			first, last, n := r.evalTimes(st, from, to)
+			if n == 0 {
+				return nil
+			}
+			m, err := r.rangeQuery(st.rule.Expr.String(), first, last, st.interval)
+			if err != nil {
+				return fmt.Errorf("rule %s over %s…%s: %w", st.rule.Name(), first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), err)
+			}
+			results[i] = m
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		for i, st := range lv {
+			if first, last, n := r.evalTimes(st, from, to); n > 0 && st.rule.Record != "" {
+				if err := r.record(st, results[i], first, last); err != nil {
+					return err
+				}
+			}
+		}
+		err = parallel(len(lv), func(i int) error {
+			st := lv[i]
+			first, last, n := r.evalTimes(st, from, to)
+			if n == 0 || st.rule.Alert == "" {
+				return nil
+			}
+			if err := r.step(st, results[i], first, n); err != nil {
+				return err
+			}
+			if err := r.countNoData(st, first, last); err != nil {
+				return err
+			}
+			return r.drawSignal(st, first, last)
+		})
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// parallel runs f(0…n-1) on as many goroutines as there are cores and joins their errors.
+func parallel(n int, f func(i int) error) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // evalTimes are a rule's evaluation times in [from, to): o.From + k·interval.
@@ -440,28 +484,15 @@ func (r *run) rangeQuery(expr string, first, last time.Time, step time.Duration)
 	if !ok {
 		return nil, fmt.Errorf("range query answered %s, want a matrix", res.Value.Type())
 	}
-	return m, nil
-}
-
-func (r *run) evalRule(st *ruleState, from, to time.Time) error {
-	first, last, n := r.evalTimes(st, from, to)
-	if n == 0 {
-		return nil
+	// Close hands the points back to the engine's pools for the next query: keep a copy.
+	out := make(promql.Matrix, len(m))
+	for i, s := range m {
+		out[i] = promql.Series{Metric: s.Metric, Floats: slices.Clone(s.Floats), Histograms: slices.Clone(s.Histograms)}
+		for j := range out[i].Histograms {
+			out[i].Histograms[j].H = out[i].Histograms[j].H.Copy()
+		}
 	}
-	m, err := r.rangeQuery(st.rule.Expr.String(), first, last, st.interval)
-	if err != nil {
-		return fmt.Errorf("rule %s over %s…%s: %w", st.rule.Name(), first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), err)
-	}
-	if st.rule.Record != "" {
-		return r.record(st, m, first, last)
-	}
-	if err := r.step(st, m, first, n); err != nil {
-		return err
-	}
-	if err := r.countNoData(st, first, last); err != nil {
-		return err
-	}
-	return r.drawSignal(st, first, last)
+	return out, nil
 }
 
 // record writes a recording rule's results as a rule group would: the series named and labelled
@@ -630,6 +661,12 @@ func (r *run) instant(ctx context.Context, qs string, t time.Time) (promql.Vecto
 	}
 	switch v := res.Value.(type) {
 	case promql.Vector:
+		v = slices.Clone(v) // Close hands the vector back to the engine's pool
+		for i := range v {
+			if v[i].H != nil {
+				v[i].H = v[i].H.Copy()
+			}
+		}
 		return v, nil
 	case promql.Scalar:
 		return promql.Vector{{T: v.T, F: v.V, Metric: labels.EmptyLabels()}}, nil

@@ -82,7 +82,7 @@ func (a *AlertReport) pages() bool {
 
 func (r *run) report() *Report {
 	rep := &Report{Rules: r.rs.Name, Source: r.src.String(), From: r.o.From.UTC(), To: r.o.To.UTC(),
-		Series: r.series, Samples: r.samples, PagesPerMonth: map[string]float64{}, Actions: map[string]int{}}
+		Series: int64(len(r.series)), Samples: r.samples, PagesPerMonth: map[string]float64{}, Actions: map[string]int{}}
 	if r.o.Step > 0 {
 		rep.Step = r.o.Step.String()
 	}
