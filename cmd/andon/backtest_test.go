@@ -9,7 +9,7 @@ func TestBacktestTimeRange(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name, from, to, rng string
-		want               [2]string // RFC 3339; empty: an error
+		want                [2]string // RFC 3339; empty: an error
 	}{
 		{"--range ends now", "", "now", "30d", [2]string{"2026-01-30T12:00:00Z", "2026-03-01T12:00:00Z"}},
 		{"--range ends at --to", "", "2025-06-05T00:00:00Z", "3d", [2]string{"2025-06-02T00:00:00Z", "2025-06-05T00:00:00Z"}},
