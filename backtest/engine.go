@@ -78,6 +78,9 @@ func Run(ctx context.Context, src Source, rs *RuleSet, o Options) (*Report, erro
 		return nil, err
 	}
 	dir := o.Dir
+	if entries, err := os.ReadDir(dir); dir != "" && err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("scratch directory %s is not empty: give an empty or new one (old blocks there would join the replay)", dir)
+	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "andon-backtest-")
 		if err != nil {
