@@ -176,8 +176,6 @@ func registerLoad(app *kingpin.Application) {
 	})
 }
 
-func usage(err error) error { return &exitError{code: 2, err: err} }
-
 // loadProfile reads --profile, or makes the ad-hoc profile when --rate is
 // given without one: tools/call of --tool (default auto) at a constant rate.
 func loadProfile(name string, named bool, rate float64) (*harness.Profile, error) {

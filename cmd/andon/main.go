@@ -22,6 +22,9 @@ type exitError struct {
 	err  error
 }
 
+// usage is a usage error: exit 2.
+func usage(err error) error { return &exitError{code: 2, err: err} }
+
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
@@ -55,4 +58,4 @@ func main() {
 }
 
 // registrations: each area adds its subcommands in its own file.
-var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger}
+var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger, registerBacktest}

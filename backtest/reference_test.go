@@ -1,0 +1,275 @@
+package backtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/andon-sre/andon/backtest/history"
+	"github.com/andon-sre/andon/internal/pinned"
+	"github.com/andon-sre/andon/limits"
+	"github.com/andon-sre/andon/rulegen"
+)
+
+// referenceHistory is three days of two erlmcp instances scraped every 15s: every alert level,
+// low traffic, counter resets, missed scrapes, targets down and Prometheus itself down.
+var referenceHistory = history.Options{Start: historyStart, Duration: 72 * time.Hour, Interval: 15 * time.Second, Instances: 2}
+
+// exampleRules generates the erlmcp example's rules without annotations: promtool compares
+// annotations too, and the backtest leaves them out (they never change when an alert fires).
+func exampleRules(t testing.TB, path string) []byte {
+	t.Helper()
+	spec, diags, err := limits.Load(path)
+	if err != nil || len(diags.Errors()) > 0 {
+		t.Fatalf("%s: %v %v", path, err, diags)
+	}
+	res := ok[*rulegen.Result](t)(rulegen.Generate(spec))
+	for gi := range res.Groups {
+		for ri := range res.Groups[gi].Rules {
+			res.Groups[gi].Rules[ri].Annotations = nil
+		}
+	}
+	return ok[[]byte](t)(res.RulesYAML())
+}
+
+// TestFiringsEqualPromtool is the proof of the backtest: three days of history are backfilled
+// into a real Prometheus with promtool; the backtest reads them back (remote read, and the query
+// API) and replays the erlmcp example's rules; then promtool's own rule-unit-test engine (rules
+// manager, group order, for, keep_firing_for) evaluates the same rules over the same series, and
+// must find exactly the alerts the backtest says were firing, at every transition the backtest
+// saw (and the evaluation before it) and every 10 minutes in between, for every alert name.
+func TestFiringsEqualPromtool(t *testing.T) {
+	if os.Getenv("ANDON_BACKTEST_REFERENCE") == "" {
+		t.Skip("minutes long: run by `make test-backtest` (ANDON_BACKTEST_REFERENCE=1)")
+	}
+	promtool := pinned.Require(t, "promtool")
+	url := prometheusWithHistory(t, referenceHistory)
+	rules := exampleRules(t, filepath.Join("..", "examples", "erlmcp", "limits.yaml"))
+	rs := ok[*RuleSet](t)(ParseRules("erlmcp", rules))
+	from := referenceHistory.Start
+	to := from.Add(referenceHistory.Duration - referenceHistory.Interval)
+	ctx := context.Background()
+
+	var reports []*Report
+	for _, api := range []string{APIRemoteRead, APIQuery} {
+		src := ok[Source](t)(NewSource(ctx, url, api, 5*time.Minute))
+		start := time.Now()
+		rep := ok[*Report](t)(Run(ctx, src, rs, Options{From: from, To: to}))
+		t.Logf("%s: %d raw series, %d samples, replayed in %s", src, rep.Series, rep.Samples, time.Since(start).Round(time.Millisecond))
+		reports = append(reports, rep)
+	}
+	rep := reports[0]
+	if a, b := episodesOf(reports[0]), episodesOf(reports[1]); !slices.Equal(a, b) {
+		t.Errorf("remote read and the query API disagree:\nremote read: %d episodes\nquery API:   %d episodes", len(a), len(b))
+	}
+	// The history must exercise every level, no-data and target-down, or agreement proves little.
+	for _, name := range []string{"ErlmcpErrorRatioYellow", "ErlmcpErrorRatioRed", "ErlmcpErrorRatioEmergency",
+		"ErlmcpLatencyP95Yellow", "ErlmcpLatencyP95Red", "ErlmcpLatencyP99Emergency", "ErlmcpConnectionsYellow",
+		"ErlmcpConnectionsRed", "ErlmcpCpuYellow", "ErlmcpCpuRed", "ErlmcpCpuEmergency", "ErlmcpMemoryRed",
+		"ErlmcpMemoryEmergency", "ErlmcpMemoryGrowthYellow", "ErlmcpQueueDepthRed", "ErlmcpQueueDepthEmergency",
+		"ErlmcpTargetDown", "ErlmcpSeriesAbsent"} {
+		if a := rep.Alert(name); a == nil || a.Fired == 0 {
+			t.Errorf("%s never fired in the reference history: the comparison would not cover it", name)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checks, cases := promtoolTest(t, rep, referenceHistory, filepath.Join(dir, "test.yaml"))
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Minute) // minutes on a quiet machine; a loaded one starves it
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(cctx, promtool, "test", "rules", filepath.Join(dir, "test.yaml")).CombinedOutput()
+	if err != nil {
+		s := string(out)
+		if len(s) > 6000 {
+			s = s[:6000] + "\n…"
+		}
+		t.Fatalf("promtool disagrees with the backtest (%d eval times, %d alert checks): %v\n%s", checks, cases, err, s)
+	}
+	t.Logf("promtool agrees at %d evaluation times (%d alert checks) in %s", checks, cases, time.Since(start).Round(time.Millisecond))
+
+	t.Run("the CLI prints the same firings, diffs a baseline, and gates on a page budget", func(t *testing.T) {
+		testCLI(t, url, rep, to)
+	})
+}
+
+// testCLI runs `andon backtest` against the reference Prometheus: its JSON holds the firings
+// promtool just agreed with; --baseline shows the difference; --max-pages-per-month gates.
+func testCLI(t *testing.T, url string, want *Report, to time.Time) {
+	bin := filepath.Join(t.TempDir(), "andon")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/andon").CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/andon: %v\n%s", err, out)
+	}
+	spec := filepath.Join("..", "examples", "erlmcp", "limits.yaml")
+	run := func(args ...string) (string, string, int) {
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(bin, append([]string{"backtest", "-f", spec, "--prometheus", url, "--range", "3d", "--to", to.Format(time.RFC3339)}, args...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	out, errOut, code := run("-o", "json", "--quiet")
+	if code != 0 {
+		t.Fatalf("andon backtest -o json: exit %d\n%s", code, errOut)
+	}
+	var doc Output
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%.2000s", err, out)
+	}
+	if got, w := episodesOf(doc.Candidate), episodesOf(want); !slices.Equal(got, w) {
+		t.Errorf("the CLI found %d episodes, the promtool-checked replay %d:\n%s", len(got), len(w), strings.Join(diffLines(w, got), "\n"))
+	}
+
+	baseline := filepath.Join(t.TempDir(), "baseline.yaml")
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(baseline, []byte(strings.Replace(string(b), "thresholds: {yellow: 0.05%", "thresholds: {yellow: 0.1%", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html := filepath.Join(t.TempDir(), "report.html")
+	out, errOut, code = run("--baseline", baseline, "--html", html)
+	if code != 0 {
+		t.Fatalf("andon backtest --baseline: exit %d\n%s", code, errOut)
+	}
+	t.Logf("andon backtest --baseline:\n%s", out)
+	for _, w := range []string{"ErlmcpErrorRatioYellow", "difference: " + baseline + " → " + spec, " through "} {
+		if !strings.Contains(out+errOut, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if st, err := os.Stat(html); err != nil || st.Size() == 0 {
+		t.Errorf("--html wrote nothing: %v", err)
+	}
+
+	pages := want.TotalPagesPerMonth()
+	_, errOut, code = run("--quiet", "--max-pages-per-month", fmt.Sprint(pages-1))
+	if code != 2 || !strings.Contains(errOut, "over the budget") {
+		t.Errorf("a budget below the %.2f pages/month: exit %d, want 2 with the reason\n%s", pages, code, errOut)
+	}
+	_, errOut, code = run("--quiet", "--max-pages-per-month", fmt.Sprint(pages+1))
+	if code != 0 {
+		t.Errorf("a budget above the %.2f pages/month: exit %d, want 0\n%s", pages, code, errOut)
+	}
+}
+
+func episodesOf(r *Report) []string {
+	var out []string
+	for _, a := range r.Alerts {
+		for _, e := range a.Episodes {
+			out = append(out, fmt.Sprintf("%s %s %s %v", e.Labels, e.Start.Format(time.RFC3339), e.End.Format(time.RFC3339), e.Ongoing))
+		}
+	}
+	return out
+}
+
+type promtoolFile struct {
+	RuleFiles          []string        `yaml:"rule_files"`
+	EvaluationInterval string          `yaml:"evaluation_interval"`
+	Tests              []promtoolGroup `yaml:"tests"`
+}
+
+type promtoolGroup struct {
+	Interval       string          `yaml:"interval"`
+	StartTimestamp string          `yaml:"start_timestamp"`
+	InputSeries    []promtoolInput `yaml:"input_series"`
+	AlertRuleTest  []promtoolAlert `yaml:"alert_rule_test"`
+}
+
+type promtoolInput struct {
+	Series string `yaml:"series"`
+	Values string `yaml:"values"`
+}
+
+type promtoolAlert struct {
+	EvalTime  string           `yaml:"eval_time"`
+	Alertname string           `yaml:"alertname"`
+	ExpAlerts []map[string]any `yaml:"exp_alerts"`
+}
+
+// promtoolTest writes a promtool rule test of the same series whose expected alerts are the
+// backtest's firings; it returns how many evaluation times and alert checks it holds.
+func promtoolTest(t *testing.T, rep *Report, h history.Options, path string) (int, int) {
+	t.Helper()
+	steps := h.Steps()
+	values := make([][]string, h.Instances*history.PerInstance)
+	for s := range values {
+		values[s] = slices.Repeat([]string{"_"}, steps)
+	}
+	err := history.Walk(h, func(s int, ts int64, v float64) error {
+		values[s][int((ts-h.Start.UnixMilli())/h.Interval.Milliseconds())] = fmt.Sprint(v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := promtoolGroup{Interval: h.Interval.String(), StartTimestamp: h.Start.Format(time.RFC3339)}
+	for s, vs := range values {
+		g.InputSeries = append(g.InputSeries, promtoolInput{Series: history.Exposition(h.Labels(s)), Values: strings.Join(vs, " ")})
+	}
+	// Check times: every transition and the evaluation before it, and a 10-minute grid.
+	times := map[time.Time]bool{}
+	for at := rep.From; !at.After(rep.To); at = at.Add(10 * time.Minute) {
+		times[at] = true
+	}
+	for _, a := range rep.Alerts {
+		for _, e := range a.Episodes {
+			for _, at := range []time.Time{e.Start, e.Start.Add(-h.Interval), e.End, e.End.Add(-h.Interval)} {
+				if !at.Before(rep.From) && !at.After(rep.To) {
+					times[at] = true
+				}
+			}
+		}
+	}
+	sorted := slices.SortedFunc(maps.Keys(times), func(a, b time.Time) int { return a.Compare(b) })
+	cases := 0
+	for _, at := range sorted {
+		for _, a := range rep.Alerts {
+			c := promtoolAlert{EvalTime: model.Duration(at.Sub(h.Start)).String(), Alertname: a.Name, ExpAlerts: []map[string]any{}}
+			for _, e := range a.Episodes {
+				if !e.Start.After(at) && (at.Before(e.End) || e.Ongoing) {
+					lbls := map[string]string{}
+					e.Labels.Range(func(l labels.Label) {
+						if l.Name != labels.AlertName {
+							lbls[l.Name] = l.Value
+						}
+					})
+					c.ExpAlerts = append(c.ExpAlerts, map[string]any{"exp_labels": lbls})
+				}
+			}
+			g.AlertRuleTest = append(g.AlertRuleTest, c)
+			cases++
+		}
+	}
+	b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{"rules.yaml"}, EvaluationInterval: h.Interval.String(), Tests: []promtoolGroup{g}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return len(sorted), cases
+}
