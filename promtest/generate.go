@@ -61,6 +61,11 @@ func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
 	for _, l := range s.GroupBy {
 		g.group[l] = "andon-test"
 	}
+	if s.SLO != nil {
+		for _, l := range s.SLO.GroupBy {
+			g.group[l] = "andon-test"
+		}
+	}
 	f := &File{RuleFiles: []string{rulesFile}, EvaluationInterval: model.Duration(g.tl.eval).String()}
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
@@ -91,6 +96,13 @@ func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
 				f.Tests = append(f.Tests, *gr)
 			}
 		}
+	}
+	if s.SLO != nil {
+		groups, err := g.significanceTests(s.Signal(s.SLO.Signal))
+		if err != nil {
+			return nil, err
+		}
+		f.Tests = append(f.Tests, groups...)
 	}
 	return f, nil
 }
@@ -157,10 +169,15 @@ func (g *generator) expect(a *rulegen.Alert, base map[string]string, v float64, 
 }
 
 // recordedLabels are the labels of a recorded series: the group labels and service.
-func (g *generator) recordedLabels() map[string]string {
+func (g *generator) recordedLabels() map[string]string { return g.labelsBy(g.spec.GroupBy) }
+
+// sloLabels are the labels of the SLO's recorded series: service and the slo.group_by labels.
+func (g *generator) sloLabels() map[string]string { return g.labelsBy(g.spec.SLO.GroupBy) }
+
+func (g *generator) labelsBy(by []string) map[string]string {
 	out := map[string]string{limits.LabelService: g.spec.Service}
-	for k, v := range g.group {
-		out[k] = v
+	for _, k := range by {
+		out[k] = g.group[k]
 	}
 	return out
 }
