@@ -11,9 +11,9 @@ const (
 	DefaultMinRate        = "1" // requests per second below which a ratio is not judged
 	// DefaultMinEvents: failed requests a long window must hold before a ratio or burn alert may
 	// fire. Three, so that one or two failed requests never page or open an andon at any traffic.
-	DefaultMinEvents = "3"
-	DefaultShedFraction   = 0.5
-	DefaultBurnFor        = time.Minute
+	DefaultMinEvents    = "3"
+	DefaultShedFraction = 0.5
+	DefaultBurnFor      = time.Minute
 )
 
 // DefaultShedTiers sheds batch (3) before normal (2); critical (1) only when listed.
