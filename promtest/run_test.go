@@ -66,11 +66,14 @@ func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
 		after    string // the edit applies to the first old after this (the rule's name)
 		old, new string
 	}{
-		{"a red error-ratio threshold raised from 0.5% to 0.6%", "ErlmcpErrorRatio", "", "ratio_rate30s > 0.005 and", "ratio_rate30s > 0.006 and"},
-		{"a red error-ratio threshold lowered from 0.5% to 0.4% on both windows", "ErlmcpErrorRatio", "", "ratio_rate30s > 0.005 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.005", "ratio_rate30s > 0.004 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.004"},
+		{"a red error-ratio threshold raised from 0.5% to 0.6%", "ErlmcpErrorRatio", "", "ratio_rate1m > 0.005 and", "ratio_rate1m > 0.006 and"},
+		{"a red error-ratio threshold lowered from 0.5% to 0.4% on both windows", "ErlmcpErrorRatio", "", "ratio_rate1m > 0.005 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.005", "ratio_rate1m > 0.004 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.004"},
 		{"the red error-ratio for lengthened from 30s to 1m", "ErlmcpErrorRatio", "alert: ErlmcpErrorRatioRed\n", "for: 30s\n", "for: 1m\n"},
 		{"keep_firing_for dropped from the CPU emergency alert", "ErlmcpCpu", "alert: ErlmcpCpuEmergency\n", "keep_firing_for: 10m\n", "keep_firing_for: 0s\n"},
-		{"the traffic guard removed", "ErlmcpErrorRatio", "", " >= 1\n", " >= 0\n"},
+		{"the traffic guard removed", "ErlmcpErrorRatio", "", "_total:rate1m30s >= 1 and", "_total:rate1m30s >= 0 and"},
+		{"the red limit's min_events guard removed", promtest.OneFailureTests, "alert: ErlmcpErrorRatioRed\n", "* 75) >= 3", "* 75) >= 0"},
+		{"the emergency limit's min_events guard raised from 3 to 5 failures", promtest.LowTrafficTests, "alert: ErlmcpErrorRatioEmergency\n", "* 105) >= 3", "* 105) >= 5"},
+		{"the fast burn's traffic guard raised above the test's 2 req/s", promtest.LowTrafficTests, "alert: ErlmcpErrorBudgetBurn\n", "_total:rate1h >= 1 and", "_total:rate1h >= 3 and"},
 		{"the comparison flipped on memory", "ErlmcpMemory", "", "erlmcp_memory:max > 350000000", "erlmcp_memory:max < 350000000"},
 		{"a label changed", "ErlmcpErrorRatio", "", "action: page,shed,reject_new,andon", "action: page,shed,andon"},
 	}
@@ -105,6 +108,46 @@ func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
 				t.Fatalf("promtool did not run: %v", err)
 			}
 		})
+	}
+}
+
+// TestSixSigmaNeedsTheGuard: with the seed's Six Sigma objective (budget 3.4e-6), one failed
+// request at 2 req/s crosses the 1h and 6h burn rates; the generated test says so, passes on
+// promtool with the guard, and fails when the burn alerts' min_events guard is removed.
+func TestSixSigmaNeedsTheGuard(t *testing.T) {
+	bin := pinned.Require(t, "promtool")
+	spec, _, err := limits.Load(filepath.Join("..", "examples", "erlmcp", "limits.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.SLO.Objective = limits.Quantity{Raw: "99.99966%", Value: 0.9999966}
+	dir := t.TempDir()
+	if _, err := bundle.Write(spec, dir, bundle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rules, tests := filepath.Join(dir, bundle.RulesPath(spec)), filepath.Join(dir, bundle.TestsPath(spec))
+	only(t, tests, promtest.OneFailureTests+": one failed request after 3d at 2 req/s")
+	data, err := os.ReadFile(tests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "without min_events it would fire ErlmcpErrorRatioRed, ErlmcpErrorBudgetBurn 1h_5m, ErlmcpErrorBudgetBurn 6h_30m"; !bytes.Contains(data, []byte(want)) {
+		t.Fatalf("the test's name does not say %q:\n%s", want, data[:min(len(data), 600)])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ruleData, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, mutate(t, ruleData, "alert: ErlmcpErrorBudgetBurn\n", "* 3585) >= 3", "* 3585) >= 0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err == nil || !strings.Contains(err.Error(), "promtool test rules failed") {
+		t.Fatalf("promtool passed the one-failure test on burn rules without min_events: %v", err)
 	}
 }
 

@@ -15,6 +15,12 @@ import (
 // one failed request after days of steady traffic alerts at no traffic level, and real failures at
 // low traffic still reach the top limit and the fastest burn-rate alert.
 
+// The significance tests' names start with these words (tests of a single alert start with its name).
+const (
+	OneFailureTests = "Significance"
+	LowTrafficTests = "Low traffic"
+)
+
 // HistoryRates are the traffics (requests/s) of the one-failure tests: around 5.7 and 2.3 req/s,
 // below which one failed request crossed the 1h and 6h burn rates of the Six Sigma objective.
 var HistoryRates = []float64{0.5, 2, 5, 10}
@@ -163,8 +169,8 @@ func (g *generator) oneFailureTest(sig *limits.Signal, rate float64) (*Group, er
 		outcome += " (without min_events it would fire " + strings.Join(extra, ", ") + ")"
 	}
 	gr := &Group{
-		Name: fmt.Sprintf("%s%s: one failed request after %s at %s req/s %s",
-			limits.CamelCase(g.spec.Service), limits.CamelCase(sig.Name), dur(History), limits.FormatNumber(rate), outcome),
+		Name: fmt.Sprintf("%s: one failed request after %s at %s req/s: %s%s %s", OneFailureTests,
+			dur(History), limits.FormatNumber(rate), limits.CamelCase(g.spec.Service), limits.CamelCase(sig.Name), outcome),
 		Interval:    dur(g.tl.interval),
 		InputSeries: toSeries(d.series),
 	}
@@ -223,7 +229,7 @@ func (g *generator) lowTrafficTest(sig *limits.Signal) (*Group, error) {
 	}
 	after := func(i int) string { return dur(sim.from + time.Duration(i)*g.tl.eval - onset) }
 	gr := &Group{
-		Name: fmt.Sprintf("%s%s at %s req/s with %s errors (a failure every %s): %s fires %s after onset, %s %s after",
+		Name: fmt.Sprintf("%s: %s%s at %s req/s with %s errors (a failure every %s): %s fires %s after onset, %s %s after", LowTrafficTests,
 			limits.CamelCase(g.spec.Service), limits.CamelCase(sig.Name), limits.FormatNumber(rate), limits.FormatThreshold(sig, ratio),
 			dur(time.Duration(float64(time.Second)/(ratio*rate)).Round(time.Second)), topAlert.Name, after(fireTop), alertTitle(fast), after(fireBurn)),
 		Interval:    dur(g.tl.interval),
