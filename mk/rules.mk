@@ -18,3 +18,11 @@ bench-rules: tools $(SLOTH)
 	cd rulegen/bench && $(GO) run . -spec ../../examples/erlmcp/limits.yaml -sloth $(SLOTH)
 
 BENCH_TARGETS += bench-rules
+
+.PHONY: test-history
+TEST_TARGETS += test-history
+
+## test-history: the one-failure promtool test with 3 days of history at 0.5, 2, 5 and 10 req/s
+## (the bundle's tests use 1 hour: promtool evaluates the whole rule file at every 15 s step).
+test-history: tools
+	ANDON_HISTORY_3D=1 $(GO) test -count=1 -timeout 50m -run 'TestOneFailureAfterThreeDays' -v ./promtest/

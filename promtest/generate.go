@@ -56,8 +56,19 @@ type ExpAlert struct {
 // Generate builds the tests of every alert of res. rulesFile is the rule file's path as the test
 // file will refer to it (relative to the test file).
 func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
+	return GenerateWith(res, rulesFile, Options{History: DefaultHistory})
+}
+
+// Options tune the generated tests.
+type Options struct {
+	// History is the steady traffic before the one failed request of the significance tests.
+	History time.Duration
+}
+
+// GenerateWith is Generate with options.
+func GenerateWith(res *rulegen.Result, rulesFile string, o Options) (*File, error) {
 	s := res.Spec
-	g := &generator{res: res, spec: s, tl: timeline{interval: s.ScrapeInterval.D(), eval: s.EvaluationInterval.D()}, group: map[string]string{}}
+	g := &generator{res: res, spec: s, tl: timeline{interval: s.ScrapeInterval.D(), eval: s.EvaluationInterval.D()}, group: map[string]string{}, history: o.History}
 	for _, l := range s.GroupBy {
 		g.group[l] = "andon-test"
 	}
@@ -120,10 +131,11 @@ func (f *File) YAML(header string) ([]byte, error) {
 }
 
 type generator struct {
-	res   *rulegen.Result
-	spec  *limits.Spec
-	tl    timeline
-	group map[string]string
+	res     *rulegen.Result
+	spec    *limits.Spec
+	tl      timeline
+	group   map[string]string
+	history time.Duration
 }
 
 // horizon is long enough for any alert of the spec to fire from a standing start.
