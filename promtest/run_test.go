@@ -43,7 +43,8 @@ func TestGeneratedTestsPassOnPromtool(t *testing.T) {
 	for _, ex := range []string{"erlmcp", "mcpserver", "kitchen"} {
 		t.Run(ex, func(t *testing.T) {
 			rules, tests := writeBundle(t, ex)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			// Minutes on a busy shared machine: promtool evaluates the whole rule file per step.
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
 			res, err := promtest.Run(ctx, bin, []string{tests}, filepath.Join(t.TempDir(), "junit.xml"))
 			if err != nil {
@@ -82,7 +83,7 @@ func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
 		t.Parallel()
 		_, tests := writeBundle(t, "erlmcp")
 		only(t, tests, "ErlmcpErrorRatio")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err != nil {
 			t.Fatal(err)
@@ -101,7 +102,7 @@ func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
 			if err := os.WriteFile(rules, mutated, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			if _, err := promtest.Run(ctx, bin, []string{tests}, ""); err == nil {
 				t.Fatalf("promtool passed the tests on rules with %s", tc.name)
@@ -113,8 +114,9 @@ func TestGeneratedTestsCatchABrokenRule(t *testing.T) {
 }
 
 // TestSixSigmaNeedsTheGuard: with the seed's Six Sigma objective (budget 3.4e-6), one failed
-// request at 2 req/s crosses the 1h and 6h burn rates; the generated test says so, passes on
-// promtool with the guard, and fails when the burn alerts' min_events guard is removed.
+// request at 2 req/s crosses the 1h burn rate (and, with 3 days of history, the 6h one); the
+// generated test says so, passes on promtool with the guard, and fails when the burn alerts'
+// min_events guard is removed.
 func TestSixSigmaNeedsTheGuard(t *testing.T) {
 	bin := pinned.Require(t, "promtool")
 	spec, _, err := limits.Load(filepath.Join("..", "examples", "erlmcp", "limits.yaml"))
@@ -132,7 +134,7 @@ func TestSixSigmaNeedsTheGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "without min_events it would fire ErlmcpErrorRatioRed, ErlmcpErrorBudgetBurn 1h_5m, ErlmcpErrorBudgetBurn 6h_30m"; !bytes.Contains(data, []byte(want)) {
+	if want := "without min_events it would fire ErlmcpErrorRatioRed, ErlmcpErrorBudgetBurn 1h_5m)"; !bytes.Contains(data, []byte(want)) {
 		t.Fatalf("the test's name does not say %q:\n%s", want, data[:min(len(data), 600)])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
