@@ -23,7 +23,11 @@ import (
 type File struct {
 	RuleFiles          []string `yaml:"rule_files"`
 	EvaluationInterval string   `yaml:"evaluation_interval"`
-	Tests              []Group  `yaml:"tests"`
+	// GroupEvalOrder is the rule file's group order: promtool otherwise evaluates the groups of a
+	// step in map order, and an alert reading another group's recording (the SLO's long windows)
+	// would see this step's value or the last one at random.
+	GroupEvalOrder []string `yaml:"group_eval_order,omitempty"`
+	Tests          []Group  `yaml:"tests"`
 }
 
 // Group is one promtool test group: its own input series and assertions.
@@ -78,6 +82,9 @@ func GenerateWith(res *rulegen.Result, rulesFile string, o Options) (*File, erro
 		}
 	}
 	f := &File{RuleFiles: []string{rulesFile}, EvaluationInterval: model.Duration(g.tl.eval).String()}
+	for _, rg := range res.Groups {
+		f.GroupEvalOrder = append(f.GroupEvalOrder, rg.Name)
+	}
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		var groups []Group
