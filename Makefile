@@ -86,7 +86,7 @@ generate: build
 	@for ex in $(EXAMPLES); do $(ANDON) generate -f examples/$$ex/limits.yaml -o examples/$$ex/generated || exit 1; done
 
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 golden-update:
 	$(GO) test ./... -update

@@ -308,9 +308,14 @@ func refID(i int) string {
 }
 
 // legend labels a line by the group_by labels it carries and a suffix.
-func (g *gen) legend(suffix string) string {
-	parts := make([]string, 0, len(g.spec.GroupBy)+1)
-	for _, l := range g.spec.GroupBy {
+func (g *gen) legend(suffix string) string { return legendBy(g.spec.GroupBy, suffix) }
+
+// sloLegend names an SLO series by the slo.group_by labels it keeps.
+func (g *gen) sloLegend(suffix string) string { return legendBy(g.spec.SLO.GroupBy, suffix) }
+
+func legendBy(by []string, suffix string) string {
+	parts := make([]string, 0, len(by)+1)
+	for _, l := range by {
 		parts = append(parts, "{{"+l+"}}")
 	}
 	if suffix != "" {

@@ -138,6 +138,23 @@ func levelExpr(spec *limits.Spec, signal string, levels []limits.Level) string {
 // sumOf aggregates a selector over the picked group_by values.
 func sumOf(sel string) string { return "sum(" + sel + ")" }
 
+// sloRecorded selects a recorded series of the SLO, narrowed by the dashboard's variables of the
+// slo.group_by labels it keeps (none: the SLO is judged for the whole service).
+func sloRecorded(spec *limits.Spec, name string) string {
+	ms := []*labels.Matcher{eq(limits.LabelService, spec.Service)}
+	for _, m := range varMatchers(spec) {
+		if slices.Contains(spec.SLO.GroupBy, m.Name) {
+			ms = append(ms, m)
+		}
+	}
+	return selector(name, ms...)
+}
+
+// sloRatioOf is the SLO's error ratio over w from its recorded rates, summed over what is picked.
+func sloRatioOf(spec *limits.Spec, w time.Duration) string {
+	return fmt.Sprintf("%s / %s", sumOf(sloRecorded(spec, spec.SLOErrorsRateSeries(w))), sumOf(sloRecorded(spec, spec.SLOTotalRateSeries(w))))
+}
+
 // ratioOf is sum(errors) / sum(totals): the service-wide error ratio from per-group rates.
 func ratioOf(spec *limits.Spec, sig *limits.Signal, w time.Duration) string {
 	return fmt.Sprintf("%s / %s", sumOf(recorded(spec, spec.ErrorsRateSeries(sig, w))),

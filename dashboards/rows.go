@@ -230,7 +230,7 @@ func (g *gen) sloRow() {
 	sig := g.spec.Signal(slo.Signal)
 	period := slo.Period.D()
 	budget := slo.Budget()
-	ratio := "(" + ratioOf(g.spec, sig, period) + ")"
+	ratio := "(" + sloRatioOf(g.spec, period) + ")"
 	pname := limits.WindowName(period)
 	g.row(fmt.Sprintf("SLO: %s of %s over %s", slo.Objective.Raw, humanName(sig.Name), pname))
 
@@ -265,12 +265,12 @@ func (g *gen) sloRow() {
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
 			ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdPaletteClassic))
 		add(g, p, fmt.Sprintf("Burn rate %s / %s (limit %s×)", long, short, limits.FormatNumber(factor)),
-			fmt.Sprintf("Burn rate = error ratio ÷ budget (%s): 1× spends the budget exactly over %s. At %s× the %s window consumes %s of the budget. %s fires (burn_window=%s) when both lines exceed %s× with at least %s/s of traffic, for %s → %s.",
+			fmt.Sprintf("Burn rate = error ratio ÷ budget (%s): 1× spends the budget exactly over %s. At %s× the %s window consumes %s of the budget. %s fires (burn_window=%s) when both lines exceed %s× with at least %s/s of traffic and %s failed requests in %s, for %s → %s.",
 				limits.FormatNumber(budget), pname, limits.FormatNumber(factor), long, w.BudgetConsumed.Raw, strings.ToUpper(string(w.Level)),
-				limits.BurnWindowName(w), limits.FormatNumber(factor), limits.FormatNumber(sig.MinRate.Value), model.Duration(w.For.D()), actionsText(w.Actions)),
+				limits.BurnWindowName(w), limits.FormatNumber(factor), limits.FormatNumber(sig.MinRate.Value), slo.MinEvents.Raw, long, model.Duration(w.For.D()), actionsText(w.Actions)),
 			span, 7,
-			query{expr: recorded(g.spec, g.spec.BurnRateSeries(w.Long.D())), legend: g.legend(long)},
-			query{expr: recorded(g.spec, g.spec.BurnRateSeries(w.Short.D())), legend: g.legend(short)})
+			query{expr: sloRecorded(g.spec, g.spec.BurnRateSeries(w.Long.D())), legend: g.sloLegend(long)},
+			query{expr: sloRecorded(g.spec, g.spec.BurnRateSeries(w.Short.D())), legend: g.sloLegend(short)})
 	}
 }
 

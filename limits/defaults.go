@@ -9,15 +9,19 @@ const (
 	DefaultGrowthWindow   = 5 * time.Minute
 	DefaultNoDataFor      = 5 * time.Minute
 	DefaultMinRate        = "1" // requests per second below which a ratio is not judged
-	DefaultShedFraction   = 0.5
-	DefaultBurnFor        = time.Minute
+	// DefaultMinEvents: failed requests a long window must hold before a ratio or burn alert may
+	// fire. Three, so that one or two failed requests never page or open an andon at any traffic.
+	DefaultMinEvents    = "3"
+	DefaultShedFraction = 0.5
+	DefaultBurnFor      = time.Minute
 )
 
 // DefaultShedTiers sheds batch (3) before normal (2); critical (1) only when listed.
 var DefaultShedTiers = []int{3, 2}
 
 // defaultLevels: `for` sized to the level, windows short enough that a step just above the red
-// threshold (0.6% against 0.5%) fires within about two minutes of onset.
+// threshold (0.6% against 0.5%) fires within about two minutes of onset, and long enough to hold
+// four scrapes (MinRateWindowSamples) at the default scrape interval.
 func defaultLevels() map[Level]LevelSpec {
 	shed := Action{Kind: ActionShed, Fraction: DefaultShedFraction, Tiers: DefaultShedTiers}
 	return map[Level]LevelSpec{
@@ -25,10 +29,12 @@ func defaultLevels() map[Level]LevelSpec {
 			Actions: []Action{{Kind: ActionPage}}, Windows: Windows{Short: Dur(time.Minute), Long: Dur(3 * time.Minute)}},
 		Red: {For: Dur(30 * time.Second), KeepFiringFor: Dur(5 * time.Minute), Severity: SeverityCritical,
 			Actions: []Action{{Kind: ActionPage}, shed, {Kind: ActionRejectNew}, {Kind: ActionAndon}},
-			Windows: Windows{Short: Dur(30 * time.Second), Long: Dur(90 * time.Second)}},
+			Windows: Windows{Short: Dur(time.Minute), Long: Dur(90 * time.Second)}},
+		// Emergency drains the instance: its long window holds 2 minutes, so that at low traffic
+		// (2 req/s with 1.5% errors: a failure every 33 s) it holds min_events failures.
 		Emergency: {For: Dur(30 * time.Second), KeepFiringFor: Dur(5 * time.Minute), Severity: SeverityCritical,
 			Actions: []Action{{Kind: ActionPage}, {Kind: ActionDrain}, {Kind: ActionAndon}},
-			Windows: Windows{Short: Dur(30 * time.Second), Long: Dur(time.Minute)}},
+			Windows: Windows{Short: Dur(time.Minute), Long: Dur(2 * time.Minute)}},
 	}
 }
 
@@ -62,7 +68,7 @@ func applyDefaults(s *Spec) {
 			*p = &LevelSpec{}
 		}
 		ls, def := *p, defs[l]
-		setDur(&ls.For, def.For)
+		setDur(&ls.For, Dur(max(def.For.D(), 2*s.EvaluationInterval.D()))) // two evaluations at least
 		setDur(&ls.KeepFiringFor, def.KeepFiringFor)
 		if ls.Severity == "" {
 			ls.Severity = def.Severity
@@ -70,8 +76,8 @@ func applyDefaults(s *Spec) {
 		if ls.Actions == nil {
 			ls.Actions = def.Actions
 		}
-		// Default windows grow with a slow scrape so they always hold two samples or more.
-		setDur(&ls.Windows.Short, Dur(max(def.Windows.Short.D(), 2*scrape)))
+		// Default windows grow with a slow scrape so they always hold four samples or more.
+		setDur(&ls.Windows.Short, Dur(max(def.Windows.Short.D(), MinRateWindowSamples*scrape)))
 		setDur(&ls.Windows.Long, Dur(max(def.Windows.Long.D(), ls.Windows.Short.D()+2*scrape)))
 		for i := range ls.Actions {
 			if a := &ls.Actions[i]; a.Kind == ActionShed {
@@ -95,6 +101,9 @@ func applyDefaults(s *Spec) {
 		if sig.Kind == KindRatio && sig.MinRate == nil {
 			sig.MinRate = &Quantity{Raw: DefaultMinRate}
 		}
+		if sig.Kind == KindRatio && sig.MinEvents == nil {
+			sig.MinEvents = &Quantity{Raw: DefaultMinEvents}
+		}
 		if sig.Aggregate == "" {
 			sig.Aggregate = "sum"
 			if sig.Kind == KindGauge {
@@ -110,6 +119,9 @@ func applyDefaults(s *Spec) {
 	}
 	if s.SLO != nil {
 		setDur(&s.SLO.Period, Dur(DefaultSLOPeriod))
+		if s.SLO.MinEvents == nil {
+			s.SLO.MinEvents = &Quantity{Raw: DefaultMinEvents}
+		}
 		if s.SLO.Windows == nil {
 			s.SLO.Windows = DefaultBurnWindows()
 		}
@@ -119,7 +131,10 @@ func applyDefaults(s *Spec) {
 			if w.Level == "" {
 				w.Level = Red
 			}
-			setDur(&w.For, Dur(DefaultBurnFor))
+			setDur(&w.For, Dur(max(DefaultBurnFor, 2*s.EvaluationInterval.D())))
+			if ls := s.Levels.Get(w.Level); ls != nil {
+				setDur(&w.KeepFiringFor, ls.KeepFiringFor) // hysteresis as the level's limits have it
+			}
 			if w.Actions == nil {
 				w.Actions = []Action{{Kind: ActionPage}}
 			}
@@ -128,7 +143,10 @@ func applyDefaults(s *Spec) {
 	if !s.NoData.Disabled {
 		setDur(&s.NoData.For, Dur(DefaultNoDataFor))
 		if s.NoData.Level == "" {
-			s.NoData.Level = Red
+			// Yellow: a vanished series or a down target pages, non-urgently. The burn-rate and
+			// limit alerts of what still reports carry the urgent pages; no-data on every raw
+			// metric at critical made most of a spec's alerts critical.
+			s.NoData.Level = Yellow
 		}
 		if s.NoData.Actions == nil {
 			s.NoData.Actions = []Action{{Kind: ActionPage}}

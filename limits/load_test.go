@@ -86,7 +86,11 @@ func TestDefaults(t *testing.T) {
 		{"red's action label in order", ActionLabel(spec.Levels.Red.Actions), "page,shed,reject_new,andon"},
 		{"the SLO period defaults to 30d", spec.SLO.Period.D(), DefaultSLOPeriod},
 		{"four burn windows by default", len(spec.SLO.Windows), 4},
-		{"no-data defaults to red", spec.NoData.Level, Red},
+		{"no-data defaults to yellow (warning: absent series do not page urgently)", spec.NoData.Level, Yellow},
+		{"a ratio's min_events defaults to 3", spec.Signals[0].MinEvents.Value, 3.0},
+		{"the SLO's min_events defaults to 3", spec.SLO.MinEvents.Value, 3.0},
+		{"the SLO is judged per service by default", len(spec.SLO.GroupBy), 0},
+		{"a burn window keeps firing as long as its level", spec.SLO.Windows[0].KeepFiringFor.D(), spec.Levels.Red.KeepFiringFor.D()},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -107,9 +107,37 @@ func (s *Spec) GrowthSeries(sig *Signal) string {
 	return s.series(sig.Name, "deriv"+WindowName(sig.Window.D()))
 }
 
+// SLOAggregation is the `level` part of the SLO's recorded series: the SLO is judged per service
+// (all instances together) unless slo.group_by names labels.
+func (s *Spec) SLOAggregation() string {
+	if len(s.SLO.GroupBy) == 0 {
+		return "service"
+	}
+	return "service_" + strings.Join(s.SLO.GroupBy, "_")
+}
+
+func (s *Spec) sloSeries(metric, op string) string {
+	return s.SLOAggregation() + ":" + s.Service + "_" + metric + ":" + op
+}
+
+// SLOErrorsRateSeries is the recorded rate of the SLO signal's errors counter, by slo.group_by.
+func (s *Spec) SLOErrorsRateSeries(w time.Duration) string {
+	return s.sloSeries(s.SLO.Signal+"_errors", "rate"+WindowName(w))
+}
+
+// SLOTotalRateSeries is the recorded rate of the SLO signal's total counter, by slo.group_by.
+func (s *Spec) SLOTotalRateSeries(w time.Duration) string {
+	return s.sloSeries(s.SLO.Signal+"_total", "rate"+WindowName(w))
+}
+
+// SLORatioSeries is the recorded error ratio of the SLO signal over w, by slo.group_by.
+func (s *Spec) SLORatioSeries(w time.Duration) string {
+	return s.sloSeries(s.SLO.Signal, "ratio_rate"+WindowName(w))
+}
+
 // BurnRateSeries is the recorded burn rate (error ratio ÷ budget) of the SLO over w.
 func (s *Spec) BurnRateSeries(w time.Duration) string {
-	return s.series(s.SLO.Signal, "burnrate"+WindowName(w))
+	return s.sloSeries(s.SLO.Signal, "burnrate"+WindowName(w))
 }
 
 // ValueSeries is the recorded series of a signal's value over rate window w (ignored by gauges and

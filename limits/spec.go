@@ -155,9 +155,10 @@ type Signal struct {
 	Direction   Direction `yaml:"direction"`
 
 	// ratio
-	Errors  string    `yaml:"errors"`
-	Total   string    `yaml:"total"`
-	MinRate *Quantity `yaml:"min_rate"`
+	Errors    string    `yaml:"errors"`
+	Total     string    `yaml:"total"`
+	MinRate   *Quantity `yaml:"min_rate"`
+	MinEvents *Quantity `yaml:"min_events"` // failed requests the long window must hold before an alert may fire
 
 	// latency
 	Histogram string  `yaml:"histogram"`
@@ -187,11 +188,14 @@ type Threshold struct {
 	Pos Pos `yaml:"-"`
 }
 
-// SLO is an availability objective over a period, judged from a ratio signal.
+// SLO is an availability objective over a period, judged from a ratio signal. It is judged per
+// service (all instances together) unless GroupBy names labels to judge it by.
 type SLO struct {
 	Objective Quantity     `yaml:"objective"`
 	Period    Duration     `yaml:"period"`
 	Signal    string       `yaml:"signal"`
+	GroupBy   []string     `yaml:"group_by"`
+	MinEvents *Quantity    `yaml:"min_events"` // failed requests a long window must hold before a burn alert may fire
 	Windows   []BurnWindow `yaml:"windows"`
 
 	Pos Pos `yaml:"-"`
@@ -205,6 +209,7 @@ type BurnWindow struct {
 	BudgetConsumed Quantity `yaml:"budget_consumed"`
 	Level          Level    `yaml:"level"`
 	For            Duration `yaml:"for"`
+	KeepFiringFor  Duration `yaml:"keep_firing_for"`
 	Actions        []Action `yaml:"actions"`
 
 	Pos Pos `yaml:"-"`
@@ -233,6 +238,12 @@ func (s *SLO) Budget() float64 {
 	b, _ := new(big.Rat).Sub(big.NewRat(1, 1), r.Mul(r, scale)).Float64()
 	return b
 }
+
+// SampledSpan is the part of window w that a rate() over it actually measures when samples
+// arrive every scrape interval: from its first sample to its last, one interval less than w.
+// rate × SampledSpan is the number of events Prometheus saw, where rate × w would count the
+// extrapolation too (2 errors in a 1m window at 15s scrapes extrapolate to 2.67).
+func (s *Spec) SampledSpan(w time.Duration) time.Duration { return w - s.ScrapeInterval.D() }
 
 // Factor is the burn-rate factor of w: budget fraction × period ÷ long window (SRE Workbook).
 func (w *BurnWindow) Factor(period time.Duration) float64 {

@@ -93,6 +93,9 @@ func validate(c *collector, s *Spec) {
 			c.errorf(s.Pos, "no_data.level %q is not one of yellow, red, emergency", s.NoData.Level)
 		}
 	}
+	if len(c.ds.Errors()) == 0 {
+		lint(c, s) // the lints read resolved values: only a spec without errors has them all
+	}
 }
 
 func validateLevel(c *collector, s *Spec, l Level, ls *LevelSpec) {
@@ -114,6 +117,18 @@ func validateLevel(c *collector, s *Spec, l Level, ls *LevelSpec) {
 func validateWindow(c *collector, s *Spec, w Duration, what string) {
 	if w.D() < 2*s.ScrapeInterval.D() {
 		c.errorf(w.Pos, "%s (%s) must be at least 2 × scrape_interval (%s): a rate needs two samples", what, w, s.ScrapeInterval)
+	}
+}
+
+// validateMinEvents: a count of failed requests, whole and at least one.
+func validateMinEvents(c *collector, q *Quantity, what string) {
+	if q == nil {
+		return
+	}
+	if err := q.resolve(UnitCount); err != nil {
+		c.errorf(q.Pos, "%s: %v", what, err)
+	} else if q.Value < 1 || q.Value != math.Trunc(q.Value) {
+		c.errorf(q.Pos, "%s %s must be a whole number of failed requests, at least 1 (default %s: one or two failures never alert)", what, q.Raw, DefaultMinEvents)
 	}
 }
 
@@ -140,7 +155,7 @@ func validateActions(c *collector, as []Action) {
 
 // allowed fields per kind, to reject e.g. `histogram` on a gauge.
 var kindFields = map[Kind][]string{
-	KindRatio:   {"errors", "total", "min_rate"},
+	KindRatio:   {"errors", "total", "min_rate", "min_events"},
 	KindLatency: {"histogram", "native", "quantile"},
 	KindGauge:   {"metric", "aggregate"},
 	KindRate:    {"metric", "aggregate", "cores"},
@@ -178,6 +193,7 @@ func validateSignal(c *collector, s *Spec, sig *Signal) {
 		{"native", sig.Native}, {"quantile", sig.Quantile != 0}, {"metric", sig.Metric != ""},
 		{"cores", sig.Cores != 0 && sig.Cores != 1}, {"window", sig.Window.Pos.Line != 0},
 		{"min_rate", sig.MinRate != nil && sig.MinRate.Pos.Line != 0},
+		{"min_events", sig.MinEvents != nil && sig.MinEvents.Pos.Line != 0},
 	}
 	for _, w := range written {
 		if w.set && !slices.Contains(allowed, w.field) {
@@ -213,6 +229,7 @@ func validateSignal(c *collector, s *Spec, sig *Signal) {
 				c.errorf(sig.MinRate.Pos, "signal %s: min_rate must not be negative", name)
 			}
 		}
+		validateMinEvents(c, sig.MinEvents, "signal "+name+": min_events")
 	case KindLatency:
 		need("histogram", sig.Histogram, "erlmcp_request_duration_seconds")
 		if !(sig.Quantile > 0 && sig.Quantile < 1) {
@@ -294,6 +311,12 @@ func validateSLO(c *collector, s *Spec) {
 	if sig == nil || sig.Kind != KindRatio {
 		c.errorf(slo.Pos, "slo.signal %q must name a signal of kind ratio", slo.Signal)
 	}
+	for _, g := range slo.GroupBy {
+		if !labelNameRE.MatchString(g) || slices.Contains(ReservedLabels, g) {
+			c.errorf(slo.Pos, "slo.group_by label %q is not a usable label name", g)
+		}
+	}
+	validateMinEvents(c, slo.MinEvents, "slo.min_events")
 	if slo.Period.D() < 24*time.Hour {
 		c.errorf(slo.Period.Pos, "slo.period %s is too short for an error budget; use e.g. 7d, 28d or 30d", slo.Period)
 	}
@@ -317,6 +340,9 @@ func validateSLO(c *collector, s *Spec) {
 		}
 		if w.For.D() <= 0 {
 			c.errorf(w.For.Pos, "slo.windows[%d].for must be positive", i)
+		}
+		if w.KeepFiringFor.D() < 0 {
+			c.errorf(w.KeepFiringFor.Pos, "slo.windows[%d].keep_firing_for must not be negative", i)
 		}
 		if !slices.Contains(Levels, w.Level) {
 			c.errorf(w.Pos, "slo.windows[%d].level %q is not one of yellow, red, emergency", i, w.Level)

@@ -23,7 +23,11 @@ import (
 type File struct {
 	RuleFiles          []string `yaml:"rule_files"`
 	EvaluationInterval string   `yaml:"evaluation_interval"`
-	Tests              []Group  `yaml:"tests"`
+	// GroupEvalOrder is the rule file's group order: promtool otherwise evaluates the groups of a
+	// step in map order, and an alert reading another group's recording (the SLO's long windows)
+	// would see this step's value or the last one at random.
+	GroupEvalOrder []string `yaml:"group_eval_order,omitempty"`
+	Tests          []Group  `yaml:"tests"`
 }
 
 // Group is one promtool test group: its own input series and assertions.
@@ -56,12 +60,31 @@ type ExpAlert struct {
 // Generate builds the tests of every alert of res. rulesFile is the rule file's path as the test
 // file will refer to it (relative to the test file).
 func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
+	return GenerateWith(res, rulesFile, Options{History: DefaultHistory})
+}
+
+// Options tune the generated tests.
+type Options struct {
+	// History is the steady traffic before the one failed request of the significance tests.
+	History time.Duration
+}
+
+// GenerateWith is Generate with options.
+func GenerateWith(res *rulegen.Result, rulesFile string, o Options) (*File, error) {
 	s := res.Spec
-	g := &generator{res: res, spec: s, tl: timeline{interval: s.ScrapeInterval.D(), eval: s.EvaluationInterval.D()}, group: map[string]string{}}
+	g := &generator{res: res, spec: s, tl: timeline{interval: s.ScrapeInterval.D(), eval: s.EvaluationInterval.D()}, group: map[string]string{}, history: o.History}
 	for _, l := range s.GroupBy {
 		g.group[l] = "andon-test"
 	}
+	if s.SLO != nil {
+		for _, l := range s.SLO.GroupBy {
+			g.group[l] = "andon-test"
+		}
+	}
 	f := &File{RuleFiles: []string{rulesFile}, EvaluationInterval: model.Duration(g.tl.eval).String()}
+	for _, rg := range res.Groups {
+		f.GroupEvalOrder = append(f.GroupEvalOrder, rg.Name)
+	}
 	for i := range res.Alerts {
 		a := &res.Alerts[i]
 		var groups []Group
@@ -92,6 +115,13 @@ func Generate(res *rulegen.Result, rulesFile string) (*File, error) {
 			}
 		}
 	}
+	if s.SLO != nil {
+		groups, err := g.significanceTests(s.Signal(s.SLO.Signal))
+		if err != nil {
+			return nil, err
+		}
+		f.Tests = append(f.Tests, groups...)
+	}
 	return f, nil
 }
 
@@ -108,10 +138,11 @@ func (f *File) YAML(header string) ([]byte, error) {
 }
 
 type generator struct {
-	res   *rulegen.Result
-	spec  *limits.Spec
-	tl    timeline
-	group map[string]string
+	res     *rulegen.Result
+	spec    *limits.Spec
+	tl      timeline
+	group   map[string]string
+	history time.Duration
 }
 
 // horizon is long enough for any alert of the spec to fire from a standing start.
@@ -157,10 +188,15 @@ func (g *generator) expect(a *rulegen.Alert, base map[string]string, v float64, 
 }
 
 // recordedLabels are the labels of a recorded series: the group labels and service.
-func (g *generator) recordedLabels() map[string]string {
+func (g *generator) recordedLabels() map[string]string { return g.labelsBy(g.spec.GroupBy) }
+
+// sloLabels are the labels of the SLO's recorded series: service and the slo.group_by labels.
+func (g *generator) sloLabels() map[string]string { return g.labelsBy(g.spec.SLO.GroupBy) }
+
+func (g *generator) labelsBy(by []string) map[string]string {
 	out := map[string]string{limits.LabelService: g.spec.Service}
-	for k, v := range g.group {
-		out[k] = v
+	for _, k := range by {
+		out[k] = g.group[k]
 	}
 	return out
 }

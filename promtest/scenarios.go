@@ -273,7 +273,7 @@ func (g *generator) burnTests(a *rulegen.Alert) ([]Group, error) {
 			at := AlertTest{EvalTime: dur(time.Duration(i) * g.tl.eval), Alertname: a.Name, ExpAlerts: []ExpAlert{}}
 			for _, b := range burns {
 				if firing[b][i] {
-					e, err := g.expect(b, g.recordedLabels(), values[b][i], time.Duration(i)*g.tl.eval)
+					e, err := g.expect(b, g.sloLabels(), values[b][i], time.Duration(i)*g.tl.eval)
 					if err != nil {
 						return nil, err
 					}

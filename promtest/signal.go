@@ -21,6 +21,8 @@ type signalData struct {
 	total   []samples // ratio: series matching the total selector
 	buckets []bucket  // latency
 	raw     samples   // gauge, rate, growth
+
+	noEventGuard bool // simulate the alerts without their min_events guard: what it prevents
 }
 
 // target gives the signal's intended value for a phase, around threshold t.
@@ -77,43 +79,9 @@ func buildSignal(tl timeline, spec *limits.Spec, sig *limits.Signal, group map[s
 			totInc[k] = perInterval
 			errInc[k] = math.Round(target(sig, t, p) * perInterval)
 		}
-		errS, totS := counter(counterBase/100, errInc), counter(counterBase, totInc)
-		errVS, err := spec.MetricSelector(sig.Errors)
-		if err != nil {
+		if err := d.addRatio(group, errInc, totInc, mask); err != nil {
 			return nil, err
 		}
-		totVS, err := spec.MetricSelector(sig.Total)
-		if err != nil {
-			return nil, err
-		}
-		if errVS.Name != totVS.Name {
-			if _, err := add(sig.Errors, errS, ""); err != nil {
-				return nil, err
-			}
-			if _, err := add(sig.Total, totS, ""); err != nil {
-				return nil, err
-			}
-			d.errs, d.total = []samples{errS}, []samples{totS}
-			break
-		}
-		// Errors are a subset of total: one series for failures, one for successes.
-		okS := make(samples, len(totS))
-		for k := range totS {
-			okS[k] = totS[k] - errS[k]
-		}
-		if _, err := add(sig.Errors, errS, ""); err != nil {
-			return nil, err
-		}
-		base, err := seriesLabels(errVS, group)
-		if err != nil {
-			return nil, err
-		}
-		okLabels, ok := violates(errVS, base)
-		if !ok {
-			return nil, fmt.Errorf("signal %s: cannot build a successful-request series that the errors selector %s does not match", sig.Name, sig.Errors)
-		}
-		d.series = append(d.series, inputSeries{name: totVS.Name, labels: okLabels, s: mask(okS)})
-		d.errs, d.total = []samples{errS}, []samples{errS, okS}
 	case limits.KindLatency:
 		les := []float64{0.7 * t, 0.9 * t, 1.1 * t, 1.3 * t, math.Inf(1)}
 		pick := map[phase]int{beyond: 2, within: 1, calm: 0}
@@ -191,6 +159,54 @@ func buildSignal(tl timeline, spec *limits.Spec, sig *limits.Signal, group map[s
 	return d, nil
 }
 
+// buildRatio makes the input series of ratio signal sig from per-interval increments of its
+// errors and total counters.
+func buildRatio(tl timeline, spec *limits.Spec, sig *limits.Signal, group map[string]string, errInc, totInc []float64) (*signalData, error) {
+	d := &signalData{tl: tl, spec: spec, sig: sig}
+	return d, d.addRatio(group, errInc, totInc, func(s samples) samples { return s })
+}
+
+// addRatio adds the counters of a ratio signal. Errors and total with different metric names are
+// two series; where errors are a subset of total (one metric, a label tells failures apart) they
+// are one series of failures and one of successes.
+func (d *signalData) addRatio(group map[string]string, errInc, totInc []float64, mask func(samples) samples) error {
+	spec, sig := d.spec, d.sig
+	errS, totS := counter(counterBase/100, errInc), counter(counterBase, totInc)
+	errVS, err := spec.MetricSelector(sig.Errors)
+	if err != nil {
+		return err
+	}
+	totVS, err := spec.MetricSelector(sig.Total)
+	if err != nil {
+		return err
+	}
+	errLabels, err := seriesLabels(errVS, group)
+	if err != nil {
+		return err
+	}
+	d.series = append(d.series, inputSeries{name: errVS.Name, labels: errLabels, s: mask(errS)})
+	if errVS.Name != totVS.Name {
+		totLabels, err := seriesLabels(totVS, group)
+		if err != nil {
+			return err
+		}
+		d.series = append(d.series, inputSeries{name: totVS.Name, labels: totLabels, s: mask(totS)})
+		d.errs, d.total = []samples{errS}, []samples{totS}
+		return nil
+	}
+	okS := make(samples, len(totS))
+	for k := range totS {
+		okS[k] = totS[k] - errS[k]
+	}
+	okLabels, ok := violates(errVS, errLabels)
+	if !ok {
+		return fmt.Errorf("signal %s: cannot build a successful-request series that the errors selector %s does not match", sig.Name, sig.Errors)
+	}
+	d.series = append(d.series, inputSeries{name: totVS.Name, labels: okLabels, s: mask(okS)})
+	d.errs, d.total = []samples{errS}, []samples{errS, okS}
+	return nil
+}
+
 func (d *signalData) sumRates(ss []samples, t, w time.Duration) (float64, bool) {
 	sum, any := 0.0, false
 	for _, s := range ss {
@@ -254,11 +270,25 @@ func (d *signalData) condition(l limits.Level) condition {
 		long, ok2 := d.value(t, ws.Long.D())
 		holds := ok1 && ok2 && beyondThreshold(sig, short, th) && beyondThreshold(sig, long, th)
 		if holds && sig.Kind == limits.KindRatio {
-			tot, ok := d.sumRates(d.total, t, ws.Long.D())
-			holds = ok && tot >= sig.MinRate.Value
+			holds = d.evidence(t, ws.Long.D(), sig.MinEvents.Value)
 		}
 		return holds, short
 	}
+}
+
+// evidence is the significance guard of a ratio or burn alert over long window w: traffic at
+// min_rate or more, and at least minEvents failures seen (the errors' rate × the window's sampled
+// span, rounded as PromQL's round() does).
+func (d *signalData) evidence(t, w time.Duration, minEvents float64) bool {
+	tot, ok := d.sumRates(d.total, t, w)
+	if !ok || tot < d.sig.MinRate.Value {
+		return false
+	}
+	if d.noEventGuard {
+		return true
+	}
+	errs, _ := d.sumRates(d.errs, t, w)
+	return math.Floor(errs*d.spec.SampledSpan(w).Seconds()+0.5) >= minEvents
 }
 
 // burnCondition is the burn-rate alert of window bw on this input (a ratio signal).
@@ -266,8 +296,7 @@ func (d *signalData) burnCondition(bw *limits.BurnWindow, budget, factor float64
 	return func(t time.Duration) (bool, float64) {
 		long, ok1 := d.value(t, bw.Long.D())
 		short, ok2 := d.value(t, bw.Short.D())
-		tot, ok3 := d.sumRates(d.total, t, bw.Long.D())
 		burnLong, burnShort := long/budget, short/budget
-		return ok1 && ok2 && ok3 && burnLong > factor && burnShort > factor && tot >= d.sig.MinRate.Value, burnLong
+		return ok1 && ok2 && burnLong > factor && burnShort > factor && d.evidence(t, bw.Long.D(), d.spec.SLO.MinEvents.Value), burnLong
 	}
 }

@@ -188,10 +188,17 @@ func (a *alertState) step(t time.Duration, holds bool, v float64) bool {
 // run evaluates cond at every eval time up to horizon and returns, per eval index, whether the
 // alert fires and its $value.
 func (tl timeline) run(cond condition, forDur, keepFiring, horizon time.Duration) ([]bool, []float64) {
+	return tl.runFrom(cond, forDur, keepFiring, 0, horizon)
+}
+
+// runFrom is run from eval time from on, with the alert inactive there (the caller knows the
+// condition cannot hold before): long histories need not be simulated from their start.
+// Index i of the results is eval time from + i × eval.
+func (tl timeline) runFrom(cond condition, forDur, keepFiring, from, horizon time.Duration) ([]bool, []float64) {
 	st := &alertState{forDur: forDur, keepFiring: keepFiring, keepSince: -1}
 	var firing []bool
 	var values []float64
-	for t := time.Duration(0); t <= horizon; t += tl.eval {
+	for t := from; t <= horizon; t += tl.eval {
 		holds, v := cond(t)
 		firing = append(firing, st.step(t, holds, v))
 		values = append(values, st.value)

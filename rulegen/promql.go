@@ -73,6 +73,15 @@ func bin(op parser.ItemType, a, b parser.Expr) parser.Expr {
 	return e
 }
 
+// landAll joins e and the conditions of guard (an `and` chain) left to right, so the printed
+// expression reads as one flat chain: a and b and c.
+func landAll(e, guard parser.Expr) parser.Expr {
+	if b, ok := guard.(*parser.BinaryExpr); ok && b.Op == parser.LAND {
+		return bin(parser.LAND, landAll(e, b.LHS), b.RHS)
+	}
+	return bin(parser.LAND, e, guard)
+}
+
 func compare(d limits.Direction, a parser.Expr, v float64) parser.Expr {
 	var op parser.ItemType = parser.GTR
 	if d == limits.Below {

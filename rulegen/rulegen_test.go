@@ -181,14 +181,21 @@ func TestErrorRatioAlertsCompareRatiosAndAreReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"ErlmcpErrorRatioYellow":    "service_instance:erlmcp_error_ratio:ratio_rate1m > 0.0005",
-		"ErlmcpErrorRatioRed":       "service_instance:erlmcp_error_ratio:ratio_rate30s > 0.005",
-		"ErlmcpErrorRatioEmergency": "service_instance:erlmcp_error_ratio:ratio_rate30s > 0.01",
+		"ErlmcpErrorRatioYellow":    "service_instance:erlmcp_error_ratio:ratio_rate1m > 0.0005 and service_instance:erlmcp_error_ratio:ratio_rate3m > 0.0005",
+		"ErlmcpErrorRatioRed":       "service_instance:erlmcp_error_ratio:ratio_rate1m > 0.005 and service_instance:erlmcp_error_ratio:ratio_rate1m30s > 0.005",
+		"ErlmcpErrorRatioEmergency": "service_instance:erlmcp_error_ratio:ratio_rate1m > 0.01 and service_instance:erlmcp_error_ratio:ratio_rate2m > 0.01",
+	}
+	// The guards read the long window: traffic at min_rate, and min_events failures seen there
+	// (the rate × the window's sampled span, one scrape less than the window).
+	guards := map[string]string{
+		"ErlmcpErrorRatioYellow":    " and service_instance:erlmcp_error_ratio_total:rate3m >= 1 and round(service_instance:erlmcp_error_ratio_errors:rate3m * 165) >= 3",
+		"ErlmcpErrorRatioRed":       " and service_instance:erlmcp_error_ratio_total:rate1m30s >= 1 and round(service_instance:erlmcp_error_ratio_errors:rate1m30s * 75) >= 3",
+		"ErlmcpErrorRatioEmergency": " and service_instance:erlmcp_error_ratio_total:rate2m >= 1 and round(service_instance:erlmcp_error_ratio_errors:rate2m * 105) >= 3",
 	}
 	for _, a := range res.Alerts {
 		if w, ok := want[a.Name]; ok {
-			if !strings.HasPrefix(a.Rule.Expr, w+" and ") || !strings.Contains(a.Rule.Expr, "_total:rate") {
-				t.Errorf("%s: expr %q, want it to start with %q and guard on traffic", a.Name, a.Rule.Expr, w)
+			if a.Rule.Expr != w+guards[a.Name] {
+				t.Errorf("%s: expr %q, want %q", a.Name, a.Rule.Expr, w+guards[a.Name])
 			}
 			delete(want, a.Name)
 		}

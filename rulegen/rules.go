@@ -156,7 +156,7 @@ func (g *gen) recordSignal(sig *limits.Signal, w time.Duration) error {
 	s := g.spec
 	switch sig.Kind {
 	case limits.KindRatio:
-		g.recordRatio(sig, w)
+		g.recordRatio(sig, w, g.signalRatio(sig, w))
 	case limits.KindLatency:
 		g.record(s.QuantileSeries(sig, w), g.quantileExpr(sig, w), nil)
 	case limits.KindGauge:
@@ -178,17 +178,38 @@ func (g *gen) recordSignal(sig *limits.Signal, w time.Duration) error {
 	return nil
 }
 
-// recordRatio records errors and total rates and their ratio. A service with no error series
-// yet has a ratio of 0, not no data; no traffic gives no ratio instead of NaN.
-func (g *gen) recordRatio(sig *limits.Signal, w time.Duration) {
+// ratioNames are the three recorded series of a ratio over one window, and the labels they keep.
+type ratioNames struct {
+	errs, total, ratio string
+	by                 []string
+}
+
+// signalRatio names a ratio signal's series for its operating limits (by the spec's group_by).
+func (g *gen) signalRatio(sig *limits.Signal, w time.Duration) ratioNames {
 	s := g.spec
-	errs := aggr("sum", rangeFn("rate", g.selector(sig.Errors), w), g.by())
-	total := aggr("sum", rangeFn("rate", g.selector(sig.Total), w), g.by())
-	g.record(s.ErrorsRateSeries(sig, w), errs, nil)
-	g.record(s.TotalRateSeries(sig, w), total, nil)
+	return ratioNames{s.ErrorsRateSeries(sig, w), s.TotalRateSeries(sig, w), s.RatioSeries(sig, w), g.by()}
+}
+
+// recordRatio records errors and total rates, then their ratio from those two recordings: the
+// rule after them in the same group sees them at the same evaluation, so dividing the recorded
+// rates is exact and costs no range selector. A service with no error series yet has a ratio of
+// 0, not no data; no traffic gives no ratio instead of NaN.
+func (g *gen) recordRatio(sig *limits.Signal, w time.Duration, n ratioNames) {
+	g.record(n.errs, aggr("sum", rangeFn("rate", g.selector(sig.Errors), w), n.by), nil)
+	g.record(n.total, aggr("sum", rangeFn("rate", g.selector(sig.Total), w), n.by), nil)
+	errs, total := sel(n.errs), sel(n.total)
 	errsOrZero := paren(bin(parser.LOR, errs, bin(parser.MUL, total, num(0))))
-	ratio := bin(parser.DIV, errsOrZero, paren(bin(parser.GTR, total, num(0))))
-	g.record(s.RatioSeries(sig, w), ratio, nil)
+	g.record(n.ratio, bin(parser.DIV, errsOrZero, paren(bin(parser.GTR, total, num(0)))), nil)
+}
+
+// evidence is the significance guard of a ratio or burn alert over long window w: enough traffic
+// (min_rate) and enough failed requests seen in the window (min_events). The failures seen are
+// the recorded rate × the window's sampled span (rate() extrapolates to the window's edges: 2
+// failures in a 1m window read as 2.67), rounded because counts are whole.
+func (g *gen) evidence(n ratioNames, w time.Duration, minRate, minEvents float64) parser.Expr {
+	traffic := bin(parser.GTE, sel(n.total), num(minRate))
+	seen := call("round", bin(parser.MUL, sel(n.errs), num(g.spec.SampledSpan(w).Seconds())))
+	return bin(parser.LAND, traffic, bin(parser.GTE, seen, num(minEvents)))
 }
 
 func (g *gen) quantileExpr(sig *limits.Signal, w time.Duration) parser.Expr {
@@ -210,8 +231,7 @@ func (g *gen) signalAlert(sig *limits.Signal, l limits.Level, t *limits.Threshol
 		long := compare(sig.Direction, sel(s.ValueSeries(sig, ls.Windows.Long.D())), t.Value.Value)
 		e = bin(parser.LAND, short, long)
 		if sig.Kind == limits.KindRatio {
-			guard := bin(parser.GTE, sel(s.TotalRateSeries(sig, ls.Windows.Long.D())), num(sig.MinRate.Value))
-			e = bin(parser.LAND, e, guard)
+			e = landAll(e, g.evidence(g.signalRatio(sig, ls.Windows.Long.D()), ls.Windows.Long.D(), sig.MinRate.Value, sig.MinEvents.Value))
 		}
 	} else {
 		e = compare(sig.Direction, sel(s.ValueSeries(sig, 0)), t.Value.Value)
@@ -244,7 +264,10 @@ func (g *gen) noData() {
 	g.alert(down, bin(parser.EQLC, up, num(0)))
 	seen := map[string]bool{}
 	for _, sig := range s.Signals {
-		vs := g.rawSelector(sig)
+		// One alert per raw metric, on the spec's selector alone: signals that
+		// split one metric by their own matchers (a tier, a method) share it, and
+		// a split that has seen no traffic yet is not missing data.
+		vs := g.selector(g.rawSelector(sig).Name)
 		key := vs.String()
 		if seen[key] {
 			continue
@@ -316,12 +339,17 @@ func (g *gen) annotations(alert string, as []limits.Action, andonType string) ma
 }
 
 // where names the group_by labels of the alert in its description.
-func (g *gen) where() string {
-	if len(g.spec.GroupBy) == 0 {
+func (g *gen) where() string { return whereOf(g.spec.GroupBy) }
+
+// sloWhere names the slo.group_by labels of a burn alert in its description.
+func (g *gen) sloWhere() string { return whereOf(g.spec.SLO.GroupBy) }
+
+func whereOf(by []string) string {
+	if len(by) == 0 {
 		return ""
 	}
-	parts := make([]string, len(g.spec.GroupBy))
-	for i, l := range g.spec.GroupBy {
+	parts := make([]string, len(by))
+	for i, l := range by {
 		parts[i] = fmt.Sprintf("%s={{ $labels.%s }}", l, l)
 	}
 	return " on " + strings.Join(parts, ", ")

@@ -1,0 +1,28 @@
+# rules: what the generated rules cost on a real Prometheus, andon's SLO rules vs Sloth's for the
+# same SLO (rulegen/bench, a module of its own: it writes TSDB blocks with Prometheus' tsdb package).
+
+SLOTH := $(TOOLS_BIN)/sloth
+
+.PHONY: bench-rules
+
+$(SLOTH): tools/sloth/go.mod tools/sloth/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> building pinned sloth"
+	cd tools/sloth && $(GO) build -trimpath -o $(SLOTH) github.com/slok/sloth/cmd/sloth
+	@touch $(SLOTH)
+
+## bench-rules: rule-group evaluation time (prometheus_rule_group_last_duration_seconds, read from
+## /api/v1/rules), andon vs Sloth v0.16.0 side by side in one Prometheus, 1,000 instances of the
+## erlmcp example's series with 3 days of counter history. About 6 minutes.
+bench-rules: tools $(SLOTH)
+	cd rulegen/bench && $(GO) run . -spec ../../examples/erlmcp/limits.yaml -sloth $(SLOTH)
+
+BENCH_TARGETS += bench-rules
+
+.PHONY: test-history
+TEST_TARGETS += test-history
+
+## test-history: the one-failure promtool test with 3 days of history at 0.5, 2, 5 and 10 req/s
+## (the bundle's tests use 1 hour: promtool evaluates the whole rule file at every 15 s step).
+test-history: tools
+	ANDON_HISTORY_3D=1 $(GO) test -count=1 -timeout 50m -run 'TestOneFailureAfterThreeDays' -v ./promtest/
