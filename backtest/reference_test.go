@@ -154,6 +154,73 @@ func agreeWithPromtool(t *testing.T, rep *Report, rules []byte, h history.Option
 	t.Logf("promtool agrees at %d evaluation times (%d alert checks) in %s", checks, cases, time.Since(start).Round(time.Millisecond))
 }
 
+// testCLI runs `andon backtest` against the reference Prometheus: its JSON holds the firings
+// promtool just agreed with; --baseline shows the difference; --max-pages-per-month gates.
+func testCLI(t *testing.T, url string, want *Report, to time.Time) {
+	bin := filepath.Join(t.TempDir(), "andon")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/andon").CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/andon: %v\n%s", err, out)
+	}
+	spec := filepath.Join("..", "examples", "erlmcp", "limits.yaml")
+	run := func(args ...string) (string, string, int) {
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(bin, append([]string{"backtest", "-f", spec, "--prometheus", url, "--range", "3d", "--to", to.Format(time.RFC3339)}, args...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	out, errOut, code := run("-o", "json", "--quiet")
+	if code != 0 {
+		t.Fatalf("andon backtest -o json: exit %d\n%s", code, errOut)
+	}
+	var doc Output
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%.2000s", err, out)
+	}
+	if got, w := episodesOf(doc.Candidate), episodesOf(want); !slices.Equal(got, w) {
+		t.Errorf("the CLI found %d episodes, the promtool-checked replay %d:\n%s", len(got), len(w), strings.Join(diffLines(w, got), "\n"))
+	}
+
+	baseline := filepath.Join(t.TempDir(), "baseline.yaml")
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(baseline, []byte(strings.Replace(string(b), "thresholds: {yellow: 0.05%", "thresholds: {yellow: 0.1%", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	html := filepath.Join(t.TempDir(), "report.html")
+	out, errOut, code = run("--baseline", baseline, "--html", html)
+	if code != 0 {
+		t.Fatalf("andon backtest --baseline: exit %d\n%s", code, errOut)
+	}
+	t.Logf("andon backtest --baseline:\n%s", out)
+	for _, w := range []string{"ErlmcpErrorRatioYellow", "difference: " + baseline + " → " + spec, " through "} {
+		if !strings.Contains(out+errOut, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if st, err := os.Stat(html); err != nil || st.Size() == 0 {
+		t.Errorf("--html wrote nothing: %v", err)
+	}
+
+	pages := want.TotalPagesPerMonth()
+	_, errOut, code = run("--quiet", "--max-pages-per-month", fmt.Sprint(pages-1))
+	if code != 2 || !strings.Contains(errOut, "over the budget") {
+		t.Errorf("a budget below the %.2f pages/month: exit %d, want 2 with the reason\n%s", pages, code, errOut)
+	}
+	_, errOut, code = run("--quiet", "--max-pages-per-month", fmt.Sprint(pages+1))
+	if code != 0 {
+		t.Errorf("a budget above the %.2f pages/month: exit %d, want 0\n%s", pages, code, errOut)
+	}
+}
+
 func episodesOf(r *Report) []string {
 	var out []string
 	for _, a := range r.Alerts {
