@@ -4,7 +4,8 @@
 .PHONY: test-backtest test-backtest-report bench-backtest backtest-demo
 
 ## test-backtest: three days of history backfilled into a real Prometheus; the backtest's firings
-## must equal promtool's evaluation of the same rules over the same series; the CLI end to end.
+## must equal promtool's evaluation of the same rules over the same series (the whole example
+## over 40 h: promtool's 10,000-sample query limit); the CLI end to end.
 test-backtest: tools build
 	ANDON_BACKTEST_REFERENCE=1 $(GO) test -count=1 -timeout 80m -run 'TestFiringsEqualPromtool' -v ./backtest/
 
