@@ -78,11 +78,22 @@ func registerLedger(app *kingpin.Application) {
 	f.add(trig)
 	var t andon.Trigger
 	var details []string
-	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+".").Required().StringVar((*string)(&t.Type))
+	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+" (with --from-*: overrides the report's).").StringVar((*string)(&t.Type))
 	trig.Flag("sku", "Service or build the andon blocks.").Required().StringVar(&t.SKU)
 	trig.Flag("stage", "Stage where the failure was found.").StringVar(&t.Stage)
 	trig.Flag("detail", "Detail key=value (repeatable).").StringsVar(&details)
+	var ci ciReportFlags
+	ci.add(trig)
 	trig.Action(func(*kingpin.ParseContext) error {
+		if format, file, err := ci.source(); err != nil || file != "" {
+			if err != nil {
+				return noAnswer(err)
+			}
+			return ci.trigger(&f, format, file, t, details)
+		}
+		if t.Type == "" {
+			return noAnswer(errors.New("required flag --type not provided (or open andons from a CI report with --from-junit, --from-go-test or --from-sarif)"))
+		}
 		return f.with(func(ctx context.Context, api andon.API) error {
 			var err error
 			if t.Details, err = andon.ParseDetails(details); err != nil {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/cireport/cireporttest"
+)
+
+// TestTriggerFromCIReports feeds 'andon trigger --from-*' the reports real
+// tools wrote (gotestsum's JUnit, go test -json, staticcheck's SARIF) and
+// reads back what the ledger recorded.
+func TestTriggerFromCIReports(t *testing.T) {
+	r := cireporttest.Produce(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "andon.db")
+
+	code, out := runLedgerCLIOut(t, "trigger", "--db", db, "--sku", "build-7", "--from-junit", r.JUnitFile, "--detail", "commit=abc123", "-o", "json")
+	var opened []andon.Andon
+	if err := json.Unmarshal([]byte(out), &opened); code != 0 || err != nil || len(opened) != 1 {
+		t.Fatalf("--from-junit: exit %d, %v, printed %s", code, err, out)
+	}
+	code, out = runLedgerCLIOut(t, "show", opened[0].ID, "--db", db, "-o", "json")
+	var shown struct{ Andon andon.Andon }
+	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil {
+		t.Fatalf("show: exit %d, %v", code, err)
+	}
+	a := shown.Andon
+	if a.Type != andon.TestFailure || a.Stage != "testing" || a.SKU != "build-7" || a.Details["failures"] != "2" || a.Details["commit"] != "abc123" {
+		t.Errorf("andon from JUnit: %+v", a)
+	}
+	for _, want := range []string{"TestSum", "TestDiv"} {
+		if !strings.Contains(a.Details["failed_cases"], want) || !strings.Contains(a.Details["failure_01"]+a.Details["failure_02"], want) {
+			t.Errorf("details do not name %s: %v", want, a.Details)
+		}
+	}
+
+	code, out = runLedgerCLIOut(t, "trigger", "--db", db, "--sku", "build-7", "--from-junit", r.JUnitFile)
+	if code != 0 || !strings.Contains(out, opened[0].ID) || !strings.Contains(out, "already open") {
+		t.Errorf("the same report again: exit %d, printed %q; want the open andon, not a second", code, out)
+	}
+
+	code, out = runLedgerCLIOut(t, "trigger", "--db", db, "--sku", "build-7", "--from-sarif", r.SARIFFile)
+	if code != 0 || !strings.Contains(out, "compilation_failure at stage compilation") || !strings.Contains(out, "SA5009") {
+		t.Errorf("--from-sarif: exit %d, printed %q", code, out)
+	}
+
+	goTest := filepath.Join(dir, "go-test.json")
+	if err := os.WriteFile(goTest, r.GoTestJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runLedgerCLIOut(t, "trigger", "--db", db, "--sku", "build-8", "--from-go-test", goTest)
+	if code != 0 || strings.Count(out, " opened ") != 2 || !strings.Contains(out, "TestTable/negative") {
+		t.Errorf("--from-go-test: exit %d, printed %q; want a test_failure and a compilation_failure andon", code, out)
+	}
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-8", "--stage", "deployment"); code != 1 {
+		t.Errorf("gate after CI failures: exit %d, want 1", code)
+	}
+
+	// Refusals: nothing is opened, and the exit code says why.
+	notJUnit := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notJUnit, []byte("all good\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"an unreadable report is no answer", []string{"--from-junit", notJUnit}, 2},
+		{"a missing report is no answer", []string{"--from-sarif", filepath.Join(dir, "nope.sarif")}, 2},
+		{"two reports at once are a usage error", []string{"--from-junit", r.JUnitFile, "--from-sarif", r.SARIFFile}, 2},
+		{"an unknown --type override is refused", []string{"--from-sarif", r.SARIFFile, "--type", "lint"}, 1},
+		{"neither --type nor a report is a usage error", nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code := runLedgerCLI(t, append([]string{"trigger", "--db", db, "--sku", "build-9"}, tc.args...)...); code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+		})
+	}
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-9"); code != 0 {
+		t.Errorf("a refused trigger opened an andon: gate exit %d", code)
+	}
+}
