@@ -39,6 +39,7 @@ type Ledger struct {
 	ReceiptsDir string   // when set, every receipt is also written there as JSON
 	Logger      *slog.Logger
 	Now         func() time.Time
+	Events      EventSink // may be nil; told of every committed trigger and resolution
 }
 
 var _ API = (*Ledger)(nil)
@@ -74,6 +75,7 @@ func (l *Ledger) opened(a Andon, r Receipt) {
 		l.Metrics.triggered.WithLabelValues(string(a.Type)).Inc()
 	}
 	l.writeReceipt(r)
+	l.announce(ReceiptTriggered, a, r)
 }
 
 // Resolve closes an andon; exactly one of racing resolvers wins.
@@ -87,6 +89,7 @@ func (l *Ledger) Resolve(ctx context.Context, id string, res Resolution) (Andon,
 		l.Metrics.timeToResolve.Observe(a.TimeToResolve(*a.ResolvedAt).Seconds())
 	}
 	l.writeReceipt(r)
+	l.announce(ReceiptResolved, a, r)
 	return a, nil
 }
 

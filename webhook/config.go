@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/actuator"
+	"github.com/andon-sre/andon/notify"
 )
 
 // Config is the file given to 'andon webhook --config'. Everything has a
@@ -29,6 +30,8 @@ type Config struct {
 	// Actuator is the actuator policy inline; ActuatorFile points to one instead.
 	Actuator     yaml.Node `yaml:"actuator"`
 	ActuatorFile string    `yaml:"actuator_file"`
+	// Notifications post every andon triggered or resolved to HTTP endpoints (notify.Config).
+	Notifications notify.Config `yaml:"notifications"`
 
 	policy *actuator.Policy
 }
@@ -70,6 +73,9 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("bearer_token_file: %w", err)
 		}
 		c.BearerToken = strings.TrimSpace(string(t))
+	}
+	if err := checkNotifications(c); err != nil {
+		return nil, err
 	}
 	var err error
 	switch {

@@ -22,6 +22,7 @@ import (
 	"github.com/andon-sre/andon/andon"
 	"github.com/andon-sre/andon/internal/httpjson"
 	"github.com/andon-sre/andon/limits"
+	"github.com/andon-sre/andon/notify"
 )
 
 // Server is the receiver: POST /webhook, the ledger API under /api/v1,
@@ -35,6 +36,8 @@ type Server struct {
 
 	notifications *prometheus.CounterVec
 	alerts        map[string]prometheus.Counter // by alert status, resolved once
+
+	notifier *notify.Notifier // nil without notification endpoints
 }
 
 // New opens the store named in cfg and builds the server.
@@ -81,6 +84,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 			log.Warn("actuator state not restored: active actions are rebuilt by Alertmanager's re-sends and expire by their TTL", "err", err)
 		}
 	}
+	s.startNotifier(cfg)
 	s.cfg.Store(cfg)
 	return s, nil
 }
@@ -96,6 +100,7 @@ func (s *Server) Reload(cfg *Config) {
 		s.log.Warn("db and receipts_dir changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir)
 		cfg.DB, cfg.ReceiptsDir = old.DB, old.ReceiptsDir
 	}
+	s.keepNotifications(old, cfg)
 	s.engine.SetPolicy(cfg.policy)
 	s.cfg.Store(cfg)
 }
@@ -104,6 +109,7 @@ func (s *Server) Reload(cfg *Config) {
 // closed), then closes the store.
 func (s *Server) Close() error {
 	s.engine.Close()
+	s.stopNotifier()
 	return s.ledger.Store.Close()
 }
 
