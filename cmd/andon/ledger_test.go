@@ -24,6 +24,7 @@ func runLedgerCLIOut(t *testing.T, args ...string) (int, string) {
 	app.Terminate(nil)
 	registerLedger(app)
 	registerWebhook(app)
+	registerReport(app)
 	out, err := os.CreateTemp(t.TempDir(), "stdout")
 	if err != nil {
 		t.Fatal(err)

@@ -55,4 +55,4 @@ func main() {
 }
 
 // registrations: each area adds its subcommands in its own file.
-var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger}
+var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger, registerReport}
