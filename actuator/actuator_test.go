@@ -379,3 +379,51 @@ func TestRestoreRefusesAnotherVersion(t *testing.T) {
 		}
 	}
 }
+
+// Invalid action annotations are refused and recorded with their reason,
+// never sent to the service; 0 sheds nothing and is refused too.
+func TestInvalidShedAnnotationsAreRefused(t *testing.T) {
+	for _, c := range []struct{ name, key, value string }{
+		{"NaN is no fraction", "shed_fraction", "NaN"},
+		{"a negative fraction", "shed_fraction", "-1"},
+		{"text", "shed_fraction", "abc"},
+		{"zero sheds nothing", "shed_fraction", "0"},
+		{"above one", "shed_fraction", "1.5"},
+		{"a repeated tier", "shed_tiers", "3,3"},
+		{"an unknown tier", "shed_tiers", "4"},
+		{"an empty tier list", "shed_tiers", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctl, url := startAdmission(t)
+			e, rec, clk := engine(t, "services:\n  svc:\n    token: tok\n    instances: [{name: a, url: '"+url+"'}]\n")
+			a := alert("firing", "shed", nil, clk.now())
+			a.Annotations[c.key] = c.value
+			ds := e.Handle(context.Background(), []Alert{a})
+			if got := results(ds); got != "shed:skipped" || !strings.Contains(ds[0].Reason, "refused: annotation "+c.key) {
+				t.Fatalf("decisions %s: %+v", got, ds)
+			}
+			if st := ctl.State(); st.Shed != nil {
+				t.Fatalf("the service got a shed setting: %+v", st.Shed)
+			}
+			if len(rec.ds) != 1 || testutil.ToFloat64(e.invalid) != 1 {
+				t.Fatalf("recorded %d decisions, refused counter %v", len(rec.ds), testutil.ToFloat64(e.invalid))
+			}
+		})
+	}
+}
+
+// A startsAt far in the past or the future is taken as now: no overflow,
+// no escalation on the first notification, and the clamp is recorded.
+func TestImplausibleStartsAtIsClampedForEscalation(t *testing.T) {
+	for _, starts := range []time.Time{time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), time.Now().Add(1000 * 24 * time.Hour)} {
+		_, url := startAdmission(t)
+		e, _, _ := engine(t, "escalation: {after: 1m}\nservices:\n  svc:\n    token: tok\n    instances: [{name: a, url: '"+url+"'}]\n")
+		ds := e.Handle(context.Background(), []Alert{alert("firing", "shed", map[string]string{"instance": "a"}, starts)})
+		if got := results(ds); got != "shed:applied" {
+			t.Fatalf("startsAt %s: decisions %s (escalated?): %+v", starts, got, ds)
+		}
+		if !strings.Contains(ds[0].Detail, "implausible") || strings.Contains(ds[0].Detail, "h47m") {
+			t.Fatalf("clamp not recorded: %q", ds[0].Detail)
+		}
+	}
+}

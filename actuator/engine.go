@@ -6,14 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/andon-sre/andon/actuator/admission"
 	"github.com/andon-sre/andon/limits"
 )
 
@@ -108,6 +106,7 @@ type Engine struct {
 	client  *http.Client
 	Now     func() time.Time
 	actions *prometheus.CounterVec
+	invalid prometheus.Counter
 	activeD *prometheus.Desc
 	wg      sync.WaitGroup
 	closed  bool
@@ -122,6 +121,7 @@ func NewEngine(pol *Policy, rec Recorder, reg prometheus.Registerer, log *slog.L
 		active: map[target]*activeAction{}, lastChange: map[target]time.Time{},
 		rec: rec, log: log, client: &http.Client{}, Now: time.Now,
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "andon_actions_total", Help: "Actuator decisions, by action kind and result."}, []string{"kind", "result"}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{Name: "andon_actions_refused_invalid_annotation_total", Help: "Actions refused because an alert's action annotation (shed_fraction, shed_tiers) was invalid."}),
 		activeD: prometheus.NewDesc("andon_active_actions", "Actions currently in force (applied, not expired, not reverted).", []string{"kind"}, nil),
 	}
 	for _, k := range executableKinds {
@@ -130,7 +130,7 @@ func NewEngine(pol *Policy, rec Recorder, reg prometheus.Registerer, log *slog.L
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(e.actions, e)
+		reg.MustRegister(e.actions, e.invalid, e)
 	}
 	e.store, _ = rec.(StateStore)
 	e.SetPolicy(pol)
@@ -283,7 +283,11 @@ func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
 			kinds = *rule.Actions
 		}
 	}
-	escalated := escalate(kinds, p.Escalation, now.Sub(a.StartsAt))
+	firing, clamped := firingFor(a, now)
+	if clamped != "" {
+		e.log.Warn("alert time clamped", "alert", a.Name, "fingerprint", a.Fingerprint, "why", clamped)
+	}
+	escalated := escalate(kinds, p.Escalation, firing)
 	svcName := a.Labels[limits.LabelService]
 	svc := p.Services[svcName]
 	var out []Decision
@@ -292,9 +296,9 @@ func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
 		if !executable(k) {
 			continue
 		}
-		base := Decision{Time: now, AlertKey: a.Key, Alert: a.Name, AndonID: a.AndonID, Kind: k, Service: svcName, Result: Skipped}
+		base := Decision{Time: now, AlertKey: a.Key, Alert: a.Name, AndonID: a.AndonID, Kind: k, Service: svcName, Result: Skipped, Detail: clamped}
 		if !slices.Contains(kinds, k) {
-			base.Detail = fmt.Sprintf("escalated: firing for %s", now.Sub(a.StartsAt).Round(time.Second))
+			base.Detail = strings.TrimSpace(base.Detail + fmt.Sprintf(" escalated: firing for %s", firing.Round(time.Second)))
 		}
 		skip := func(t string, reason string, args ...any) {
 			d := base
@@ -316,9 +320,16 @@ func (e *Engine) planLocked(a Alert) ([]Decision, []step) {
 		}
 		req := Request{Kind: k, On: true, Service: svcName, TTL: time.Duration(safety.TTL), Reason: a.Name, AndonID: a.AndonID}
 		if k == Shed {
-			var note string
-			req.ShedFraction, req.ShedTiers, note = shedParams(a.Annotations, safety.MaxShedFraction)
-			base.Detail = strings.TrimSpace(base.Detail + " " + note)
+			var err error
+			if req.ShedFraction, req.ShedTiers, err = ParseShedAnnotations(a.Annotations); err != nil {
+				e.invalid.Inc()
+				skip(svcName, "refused: %v", err)
+				continue
+			}
+			if req.ShedFraction > safety.MaxShedFraction {
+				base.Detail = strings.TrimSpace(base.Detail + fmt.Sprintf(" shed_fraction %v capped to max_shed_fraction %v", req.ShedFraction, safety.MaxShedFraction))
+				req.ShedFraction = safety.MaxShedFraction
+			}
 		}
 		for _, inst := range insts {
 			t := target{k, svcName, inst.Name}
@@ -538,36 +549,19 @@ func escalate(kinds []Kind, esc Escalation, firing time.Duration) []Kind {
 	return out
 }
 
-// shedParams reads shed_fraction/shed_tiers annotations, capping the fraction.
-func shedParams(ann map[string]string, max float64) (float64, []admission.Tier, string) {
-	f, note := limits.DefaultShedFraction, ""
-	if s, ok := ann[limits.AnnotationShedFraction]; ok {
-		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || v < 0 || v > 1 {
-			note = fmt.Sprintf("shed_fraction %q is not a number in 0..1: using 0.5", s)
-		} else {
-			f = v
-		}
+// Alert times are data, not trust: a startsAt further back than
+// maxFiringAge or ahead of now by more than maxClockSkew is taken as now
+// for escalation, so no duration overflows and a forged time escalates nothing.
+const (
+	maxFiringAge = 30 * 24 * time.Hour
+	maxClockSkew = 10 * time.Minute
+)
+
+// firingFor is how long a has been firing at now, and a warning when its
+// startsAt was implausible and clamped.
+func firingFor(a Alert, now time.Time) (time.Duration, string) {
+	if a.StartsAt.Before(now.Add(-maxFiringAge)) || a.StartsAt.After(now.Add(maxClockSkew)) {
+		return 0, fmt.Sprintf("startsAt %s is implausible (more than %s ago or %s ahead): taken as now", a.StartsAt.UTC().Format(time.RFC3339), maxFiringAge, maxClockSkew)
 	}
-	if f > max {
-		note = strings.TrimSpace(note + fmt.Sprintf(" shed_fraction %v capped to max_shed_fraction %v", f, max))
-		f = max
-	}
-	tiers := admission.DefaultShedTiers
-	if s := ann[limits.AnnotationShedTiers]; s != "" {
-		var ts []admission.Tier
-		for _, p := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil || n < int(admission.TierCritical) || n > int(admission.TierBatch) {
-				ts = nil
-				note = strings.TrimSpace(note + fmt.Sprintf(" shed_tiers %q invalid: using 3,2", s))
-				break
-			}
-			ts = append(ts, admission.Tier(n))
-		}
-		if ts != nil {
-			tiers = ts
-		}
-	}
-	return f, tiers, note
+	return max(0, now.Sub(a.StartsAt)), ""
 }

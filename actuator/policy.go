@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -313,4 +315,33 @@ func (p *Policy) killed() bool {
 		}
 	}
 	return false
+}
+
+// ParseShedAnnotations reads an alert's shed_fraction and shed_tiers
+// annotations: the one rule for both. Absent annotations give the defaults;
+// a present one that is invalid is an error naming it, and the action is
+// refused (recorded with that reason), never sent with a guess: a fraction
+// must be a number in (0, 1] (0 sheds nothing, NaN is no number), tiers a
+// comma-separated list of distinct tiers 1..3.
+func ParseShedAnnotations(ann map[string]string) (float64, []admission.Tier, error) {
+	f := limits.DefaultShedFraction
+	if s, ok := ann[limits.AnnotationShedFraction]; ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(v) || v <= 0 || v > 1 {
+			return 0, nil, fmt.Errorf("annotation %s=%q is not a number in (0, 1]", limits.AnnotationShedFraction, s)
+		}
+		f = v
+	}
+	tiers := admission.DefaultShedTiers
+	if s, ok := ann[limits.AnnotationShedTiers]; ok {
+		tiers = nil
+		for p := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || n < int(admission.TierCritical) || n > int(admission.TierBatch) || slices.Contains(tiers, admission.Tier(n)) {
+				return 0, nil, fmt.Errorf("annotation %s=%q is not a list of distinct tiers %d..%d", limits.AnnotationShedTiers, s, admission.TierCritical, admission.TierBatch)
+			}
+			tiers = append(tiers, admission.Tier(n))
+		}
+	}
+	return f, tiers, nil
 }

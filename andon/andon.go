@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/andon-sre/andon/limits"
 )
@@ -102,18 +104,44 @@ type Resolution struct {
 	Resolver        string `json:"resolver,omitempty"`
 }
 
-// Validate requires all three answers.
+// Validate requires all three answers, each with visible text (spaces and
+// invisible characters such as a zero-width space do not count).
 func (r Resolution) Validate() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"root_cause", r.RootCause}, {"fix_applied", r.FixApplied}, {"prevention_added", r.PreventionAdded}} {
-		if strings.TrimSpace(f.v) == "" {
+		if !hasVisible(f.v) {
 			missing = append(missing, f.name)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: resolution needs non-empty %s", ErrInvalid, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: resolution needs visible text in %s", ErrInvalid, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// hasVisible: s has a character that prints something.
+func hasVisible(s string) bool {
+	for _, r := range s {
+		if unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeID returns an identifier (sku, stage) without surrounding
+// spaces, and refuses one holding anything but printable characters and
+// plain spaces: control and invisible characters (format characters such as
+// zero-width spaces and bidi overrides, unassigned code points, invalid
+// UTF-8) would make two identifiers look alike or forge a table row when printed.
+func NormalizeID(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	for i, r := range s {
+		if !printable(r) || r == utf8.RuneError {
+			return "", fmt.Errorf("%w: %s %q has an invisible or control character (%U) at byte %d: use printable text", ErrInvalid, field, s, r, i)
+		}
+	}
+	return s, nil
 }
 
 // Trigger asks for a new andon. Origin, when set, makes triggering
@@ -126,15 +154,23 @@ type Trigger struct {
 	Origin  string            `json:"origin,omitempty"`
 }
 
-// Validate rejects unknown types and an empty sku.
-func (t Trigger) Validate() error {
+// Normalize returns t with sku and stage normalized (NormalizeID), and
+// rejects unknown types and an empty sku.
+func (t Trigger) Normalize() (Trigger, error) {
 	if _, err := ParseFailureType(string(t.Type)); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return t, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if strings.TrimSpace(t.SKU) == "" {
-		return fmt.Errorf("%w: sku is empty: name the service or build the andon blocks", ErrInvalid)
+	var err error
+	if t.SKU, err = NormalizeID("sku", t.SKU); err != nil {
+		return t, err
 	}
-	return nil
+	if t.SKU == "" {
+		return t, fmt.Errorf("%w: sku is empty: name the service or build the andon blocks", ErrInvalid)
+	}
+	if t.Stage, err = NormalizeID("stage", t.Stage); err != nil {
+		return t, err
+	}
+	return t, nil
 }
 
 // ParseDetails turns k=v pairs (CLI --detail) into a map.

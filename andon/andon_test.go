@@ -18,9 +18,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// initTest creates a new ledger file at path, as 'andon init' does.
+func initTest(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := InitSQLite(path, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func openTest(t testing.TB) (*Ledger, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +246,7 @@ func TestMetricsReadTheStore(t *testing.T) {
 }
 
 func TestHTTPClientRoundTrip(t *testing.T) {
-	l, _ := openTest(t)
+	l, path := openTest(t)
 	srv := httptest.NewServer(l.Handler())
 	defer srv.Close()
 	var c API = &Client{URL: srv.URL}
@@ -270,6 +279,19 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	if list, _ := c.List(ctx, Filter{SKU: "svc"}); len(list) != 1 {
 		t.Fatalf("list: %v", list)
 	}
+	// A ledger whose table no longer matches its chain answers ErrTampered over HTTP too.
+	c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM andons WHERE status = 'open'`); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := c.Gate(ctx, "svc", "deploy"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("gate over HTTP on a tampered ledger: %+v %v; want ErrTampered", g, err)
+	}
 }
 
 // The ledger API reads bodies strictly: what can never be valid is refused
@@ -287,6 +309,7 @@ func TestAPIRefusesBadBodies(t *testing.T) {
 		{"an unknown field", "application/json", `{"type":"test_failure","sku":"svc","skew":1}`, http.StatusBadRequest},
 		{"a body over 1 MiB", "application/json", `{"type":"test_failure","sku":"` + strings.Repeat("x", 1<<20) + `"}`, http.StatusRequestEntityTooLarge},
 		{"a form", "application/x-www-form-urlencoded", good, http.StatusUnsupportedMediaType},
+		{"null", "application/json", `null`, http.StatusBadRequest},
 	} {
 		resp, err := http.Post(srv.URL+"/api/v1/andons", c.contentType, strings.NewReader(c.body))
 		if err != nil {
@@ -299,6 +322,43 @@ func TestAPIRefusesBadBodies(t *testing.T) {
 	}
 	if list, _ := l.List(context.Background(), Filter{}); len(list) != 0 {
 		t.Fatalf("bad bodies opened %d andons", len(list))
+	}
+	a, _ := l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	resp, err := http.Post(srv.URL+"/api/v1/andons/"+a.Andon.ID+"/resolve", "application/json", strings.NewReader("null"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("resolve with a null body: status %d, want 400", resp.StatusCode)
+	}
+}
+
+// Query parameters that do not parse are 400, never silently the default.
+func TestAPIRefusesBadQueryParameters(t *testing.T) {
+	l, _ := openTest(t)
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+	for q, want := range map[string]int{
+		"/api/v1/andons?limit=-1":                              http.StatusBadRequest,
+		"/api/v1/andons?limit=ten":                             http.StatusBadRequest,
+		"/api/v1/andons?status=bogus":                          http.StatusBadRequest,
+		"/api/v1/andons?type=bad_vibes":                        http.StatusBadRequest,
+		"/api/v1/andons?sku=a%E2%80%8Bb":                       http.StatusBadRequest,
+		"/api/v1/actions?result=maybe":                         http.StatusBadRequest,
+		"/api/v1/actions?limit=-5":                             http.StatusBadRequest,
+		"/api/v1/gate?sku=%1B%5B2J":                            http.StatusBadRequest,
+		"/api/v1/andons?limit=5&status=open&type=test_failure": http.StatusOK,
+		"/api/v1/actions?result=applied&limit=0":               http.StatusOK,
+	} {
+		resp, err := http.Get(srv.URL + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", q, resp.StatusCode, want)
+		}
 	}
 }
 
@@ -332,7 +392,7 @@ func FuzzParseDetails(f *testing.F) {
 }
 
 func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +404,7 @@ func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if list, _ := s.List(context.Background(), Filter{}); len(list) != 1 {
+	if list, _, _ := s.List(context.Background(), Filter{}); len(list) != 1 {
 		t.Fatalf("one trigger then Close stored %d andons", len(list))
 	}
 }

@@ -95,3 +95,88 @@ func BenchmarkStoreIngest(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
 }
+
+// BenchmarkStoreIngestBesideHuge: the writer's fairness without HTTP and
+// JSON. 1-alert notifications at 200/s (open loop, latency from the due
+// time), alone and while 12,000-alert notifications are ingested back to
+// back: their p99 is the wait for the writer plus their own commit.
+func BenchmarkStoreIngestBesideHuge(b *testing.B) {
+	const rate, huge = 200, 12000
+	build := func(group string, n int) Notification {
+		at := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+		nt := Notification{Receiver: "andon", GroupKey: group, ReceivedAt: at}
+		for j := range n {
+			nt.Alerts = append(nt.Alerts, AlertEvent{Key: fmt.Sprintf("%s:%016x", group, j), Status: "firing", Fingerprint: fmt.Sprintf("%016x", j), StartsAt: at,
+				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "instance": fmt.Sprint("i", j)},
+				Annotations: map[string]string{"summary": "errors above 0.5%"},
+				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+		}
+		return nt
+	}
+	for _, beside := range []bool{false, true} {
+		b.Run(fmt.Sprint("huge_beside=", beside), func(b *testing.B) {
+			l, _ := openTest(b)
+			ctx := context.Background()
+			small := make([]Notification, b.N)
+			for i := range small {
+				small[i] = build(fmt.Sprint("small-", i), 1)
+			}
+			var huges []Notification
+			if beside {
+				for i := range 8 {
+					huges = append(huges, build(fmt.Sprint("huge-", i), huge))
+				}
+			}
+			stop := make(chan struct{})
+			var bg sync.WaitGroup
+			var hugeDone int
+			var hugeTime time.Duration
+			bg.Go(func() {
+				for _, n := range huges {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					t0 := time.Now()
+					if _, err := l.Ingest(ctx, n); err != nil {
+						b.Error(err)
+						return
+					}
+					hugeTime += time.Since(t0)
+					hugeDone++
+				}
+			})
+			if beside {
+				time.Sleep(100 * time.Millisecond)
+			}
+			hist := hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3)
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for i := range small {
+				due := start.Add(time.Duration(i) * time.Second / rate)
+				time.Sleep(time.Until(due))
+				wg.Go(func() {
+					if _, err := l.Ingest(ctx, small[i]); err != nil {
+						b.Error(err)
+					}
+					mu.Lock()
+					hist.RecordValue(time.Since(due).Microseconds())
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			close(stop)
+			bg.Wait()
+			b.ReportMetric(float64(hist.ValueAtQuantile(50))/1000, "p50_ack_ms")
+			b.ReportMetric(float64(hist.ValueAtQuantile(99))/1000, "p99_ack_ms")
+			b.ReportMetric(float64(hist.Max())/1000, "max_ack_ms")
+			if hugeDone > 0 {
+				b.ReportMetric(hugeTime.Seconds()/float64(hugeDone), "s/huge_notification")
+			}
+		})
+	}
+}

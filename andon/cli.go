@@ -1,12 +1,15 @@
 package andon
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Output formats of the CLI verbs.
@@ -27,6 +30,41 @@ func Print(w io.Writer, format string, v any, text func(io.Writer)) error {
 	return tw.Flush()
 }
 
+// Escape makes s safe to print on a terminal: control characters, invisible
+// format characters (zero-width spaces, bidi overrides) and invalid UTF-8
+// are written as \u{…} and \x.. escapes, so stored text cannot move the
+// cursor, recolour the screen or forge a table row.
+func Escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if !printable(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case printable(r):
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, "\\u{%04X}", r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func printable(r rune) bool {
+	return r != utf8.RuneError && (r == ' ' || unicode.IsGraphic(r) && !unicode.Is(unicode.Cf, r) && !unicode.IsSpace(r))
+}
+
 // WriteList prints andons as a table with their time to resolve.
 func WriteList(w io.Writer, list []Andon, now time.Time) {
 	fmt.Fprintln(w, "ID\tSTATUS\tTYPE\tSKU\tSTAGE\tOPENED\tTIME TO RESOLVE")
@@ -35,7 +73,7 @@ func WriteList(w io.Writer, list []Andon, now time.Time) {
 		if a.Status == StatusOpen {
 			ttr = "open for " + ttr
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, a.Type, a.SKU, a.Stage, a.OpenedAt.Format(time.RFC3339), ttr)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", Escape(a.ID), Escape(string(a.Status)), Escape(string(a.Type)), Escape(a.SKU), Escape(a.Stage), a.OpenedAt.Format(time.RFC3339), ttr)
 	}
 }
 
@@ -59,27 +97,28 @@ func WriteHistory(w io.Writer, list []Andon, now time.Time) {
 
 // WriteShow prints one andon and its receipts.
 func WriteShow(w io.Writer, a Andon, rs []Receipt, now time.Time) {
-	fmt.Fprintf(w, "id:\t%s\nstatus:\t%s\ntype:\t%s\nsku:\t%s\nstage:\t%s\nopened:\t%s\n", a.ID, a.Status, a.Type, a.SKU, a.Stage, a.OpenedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "id:\t%s\nstatus:\t%s\ntype:\t%s\nsku:\t%s\nstage:\t%s\nopened:\t%s\n",
+		Escape(a.ID), Escape(string(a.Status)), Escape(string(a.Type)), Escape(a.SKU), Escape(a.Stage), a.OpenedAt.Format(time.RFC3339))
 	for _, k := range sortedKeys(a.Details) {
-		fmt.Fprintf(w, "detail %s:\t%s\n", k, a.Details[k])
+		fmt.Fprintf(w, "detail %s:\t%s\n", Escape(k), Escape(a.Details[k]))
 	}
 	if r := a.Resolution; r != nil {
 		fmt.Fprintf(w, "resolved:\t%s by %s (time to resolve %s)\nroot cause:\t%s\nfix applied:\t%s\nprevention added:\t%s\n",
-			a.ResolvedAt.Format(time.RFC3339), r.Resolver, a.TimeToResolve(now).Round(time.Second), r.RootCause, r.FixApplied, r.PreventionAdded)
+			a.ResolvedAt.Format(time.RFC3339), Escape(r.Resolver), a.TimeToResolve(now).Round(time.Second), Escape(r.RootCause), Escape(r.FixApplied), Escape(r.PreventionAdded))
 	}
-	fmt.Fprintln(w, "\nRECEIPT\tTYPE\tTIME\tHASH")
+	fmt.Fprintln(w, "\nRECEIPT\tTYPE\tTIME\tKEY\tHASH")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Timestamp, short(r.Hash))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", Escape(r.ID), Escape(string(r.Type)), Escape(r.Timestamp), cmp.Or(Escape(r.KeyID), "unsigned"), Escape(short(r.Hash)))
 	}
 }
 
 // WriteGate prints the gate's answer and what blocks.
 func WriteGate(w io.Writer, g GateResult, now time.Time) {
 	if g.Proceed {
-		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon\n", g.SKU, g.Stage)
+		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon\n", Escape(g.SKU), Escape(g.Stage))
 		return
 	}
-	fmt.Fprintf(w, "BLOCKED: %s may not proceed to stage %q: %d open andon(s); resolve them with 'andon resolve ID --root-cause … --fix … --prevention …'\n\n", g.SKU, g.Stage, len(g.Blocking))
+	fmt.Fprintf(w, "BLOCKED: %s may not proceed to stage %q: %d open andon(s); resolve them with 'andon resolve ID --root-cause … --fix … --prevention …'\n\n", Escape(g.SKU), Escape(g.Stage), len(g.Blocking))
 	WriteList(w, g.Blocking, now)
 }
 
@@ -91,7 +130,7 @@ func WriteActions(w io.Writer, recs []ActionRecord) {
 		if r.Detail != "" {
 			reason += " [" + r.Detail + "]"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.Kind, r.Target, r.Result, r.Alert, reason)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), Escape(r.Kind), Escape(r.Target), Escape(r.Result), Escape(r.Alert), Escape(reason))
 	}
 }
 
@@ -103,6 +142,6 @@ func WriteProblems(w io.Writer, probs []Problem) {
 	}
 	fmt.Fprintf(w, "FAILED: %d problem(s) in the receipt chain:\n", len(probs))
 	for _, p := range probs {
-		fmt.Fprintln(w, "  "+strings.ReplaceAll(p.String(), "\n", " "))
+		fmt.Fprintln(w, "  "+Escape(p.String()))
 	}
 }

@@ -47,7 +47,8 @@ func IsRecurrence(a Andon, earlier []Andon, window time.Duration) bool {
 // listAndons is the one place the ledger's extras (events, metrics) read
 // andons from a store.
 func listAndons(ctx context.Context, s Store, f Filter) ([]Andon, error) {
-	return s.List(ctx, f)
+	as, _, err := s.List(ctx, f)
+	return as, err
 }
 
 // announce tells the metrics and the sink about a committed change. A

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,9 +47,12 @@ func (l *Ledger) Handler() http.Handler {
 		httpjson.Write(w, code, res.Andon)
 	})
 	mux.HandleFunc("GET /api/v1/andons", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		n, _ := strconv.Atoi(q.Get("limit"))
-		list, err := l.List(r.Context(), Filter{SKU: q.Get("sku"), Status: Status(q.Get("status")), Type: FailureType(q.Get("type")), Limit: n})
+		f, err := parseFilter(r.URL.Query())
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		list, err := l.List(r.Context(), f)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -92,9 +96,12 @@ func (l *Ledger) Handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, verifyResponse{OK: len(probs) == 0, Problems: nonNil(probs)})
 	})
 	mux.HandleFunc("GET /api/v1/actions", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		n, _ := strconv.Atoi(q.Get("limit"))
-		recs, err := l.Actions(r.Context(), ActionFilter{Service: q.Get("service"), Result: q.Get("result"), Limit: n})
+		f, err := parseActionFilter(r.URL.Query())
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		recs, err := l.Actions(r.Context(), f)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -102,6 +109,60 @@ func (l *Ledger) Handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, nonNil(recs))
 	})
 	return mux
+}
+
+// parseLimit reads ?limit=: absent or 0 is the default, else a positive integer.
+func parseLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: limit=%q is not a non-negative integer", ErrInvalid, v)
+	}
+	return n, nil
+}
+
+// oneOf checks a query parameter against its allowed values ("" = any).
+func oneOf(q url.Values, name string, allowed ...string) (string, error) {
+	v := q.Get(name)
+	if v == "" || slices.Contains(allowed, v) {
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: %s=%q: use one of %s", ErrInvalid, name, v, strings.Join(allowed, ", "))
+}
+
+func parseFilter(q url.Values) (Filter, error) {
+	f := Filter{SKU: q.Get("sku")}
+	var err error
+	if f.Limit, err = parseLimit(q); err != nil {
+		return f, err
+	}
+	st, err := oneOf(q, "status", string(StatusOpen), string(StatusResolved))
+	if err != nil {
+		return f, err
+	}
+	f.Status = Status(st)
+	if t := q.Get("type"); t != "" {
+		if f.Type, err = ParseFailureType(t); err != nil {
+			return f, fmt.Errorf("%w: type: %w", ErrInvalid, err)
+		}
+	}
+	return f, nil
+}
+
+// ActionResults are the results an action record can have.
+var ActionResults = []string{"applied", "dry_run", "skipped", "failed"}
+
+func parseActionFilter(q url.Values) (ActionFilter, error) {
+	f := ActionFilter{Service: q.Get("service")}
+	var err error
+	if f.Limit, err = parseLimit(q); err != nil {
+		return f, err
+	}
+	f.Result, err = oneOf(q, "result", ActionResults...)
+	return f, err
 }
 
 type showResponse struct {
@@ -143,6 +204,7 @@ var statusOf = []struct {
 	{ErrNotFound, http.StatusNotFound},
 	{ErrAlreadyResolved, http.StatusConflict},
 	{ErrUnavailable, http.StatusServiceUnavailable},
+	{ErrTampered, http.StatusInternalServerError}, // only with its own message: see Client.do
 }
 
 func writeErr(w http.ResponseWriter, err error) {
@@ -214,7 +276,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			e.Error = strings.TrimSpace(string(b))
 		}
 		for _, s := range statusOf {
-			if s.code == resp.StatusCode {
+			// A 500 is ErrTampered only when it says so: other 500s are unexpected errors.
+			if s.code == resp.StatusCode && (s.code != http.StatusInternalServerError || strings.HasPrefix(e.Error, s.err.Error())) {
 				// The server's message already starts with the sentinel's text: say it once.
 				return resp.StatusCode, fmt.Errorf("%w: %s", s.err, strings.TrimPrefix(e.Error, s.err.Error()+": "))
 			}

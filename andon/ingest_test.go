@@ -2,7 +2,6 @@ package andon
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -42,9 +41,16 @@ func count(t *testing.T, s Store, table string) int {
 // of 70 alerts (three chunks), the same alert twice within it, a re-send,
 // and the resolved notification must each be recorded exactly once.
 func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
+	t.Run("statements", func(t *testing.T) { testIngestChunks(t, 70) })
+	// And in write ops of up to ingestChunk: one andon for the whole
+	// notification, the repeated alert a duplicate in a later op.
+	t.Run("write ops", func(t *testing.T) { testIngestChunks(t, 2*ingestChunk+70) })
+}
+
+func testIngestChunks(t *testing.T, size int) {
 	l, _ := openTest(t)
 	ctx := context.Background()
-	n := notification("g", 70, "firing")
+	n := notification("g", size, "firing")
 	n.Alerts = append(n.Alerts, n.Alerts[5]) // the same alert twice in one notification
 	res, err := l.Ingest(ctx, n)
 	if err != nil {
@@ -55,7 +61,7 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 	}
 	id := res.Opened[0].ID
 	for i, dup := range res.Duplicate {
-		if want := i == 70; dup != want {
+		if want := i == size; dup != want {
 			t.Fatalf("alert %d duplicate = %v, want %v", i, dup, want)
 		}
 		if res.AndonIDs[i] != id {
@@ -74,7 +80,7 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 	if len(again.Opened) != 0 {
 		t.Fatalf("the re-send opened %d andons", len(again.Opened))
 	}
-	resolved, err := l.Ingest(ctx, notification("g", 70, "resolved"))
+	resolved, err := l.Ingest(ctx, notification("g", size, "resolved"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +89,8 @@ func TestIngestIsIdempotentAcrossChunks(t *testing.T) {
 			t.Fatalf("resolved alert %d: duplicate %v, andon %q; want a new record tied to no andon", i, dup, resolved.AndonIDs[i])
 		}
 	}
-	if got := count(t, l.Store, "alerts"); got != 140 {
-		t.Fatalf("%d alert records, want 70 firing + 70 resolved", got)
+	if got := count(t, l.Store, "alerts"); got != 2*size {
+		t.Fatalf("%d alert records, want %d firing + %d resolved", got, size, size)
 	}
 	if got := count(t, l.Store, "andons WHERE status = 'open'"); got != 1 {
 		t.Fatalf("%d open andons, want 1: resolved alerts leave it to a human", got)
@@ -115,7 +121,7 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 3,200 notifications")
 	}
-	path := filepath.Join(t.TempDir(), "andon.db")
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	const rewind = 256 // frames of 4 KiB
 	s, err := openSQLite(path, rewind)
 	if err != nil {
@@ -152,10 +158,9 @@ func TestWALStaysBoundedUnderSteadyWrites(t *testing.T) {
 	t.Logf("largest WAL %d KiB", maxWAL>>10)
 }
 
-// A named document round-trips, and a database of the previous schema
-// (before the state table) gets it when opened.
-func TestStateDocumentsAndTheirMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "andon.db")
+// A named document round-trips, and survives a reopen.
+func TestStateDocumentsRoundTrip(t *testing.T) {
+	path := initTest(t, filepath.Join(t.TempDir(), "andon.db"))
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
@@ -173,19 +178,11 @@ func TestStateDocumentsAndTheirMigration(t *testing.T) {
 		}
 	}
 	s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DROP TABLE state; PRAGMA user_version = 1`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	if s, err = OpenSQLite(path); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.PutState(ctx, "actuator", []byte(`{}`)); err != nil {
-		t.Fatalf("after migrating a version-1 database: %v", err)
+	if got, err := s.State(ctx, "actuator"); err != nil || string(got) != `{"v":2}` {
+		t.Fatalf("after reopen: State = %q, %v", got, err)
 	}
 }

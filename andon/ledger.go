@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -32,14 +33,18 @@ type GateResult struct {
 	Blocking []Andon `json:"blocking"`
 }
 
-// Ledger adds metrics, receipt files and a clock to a Store.
+// Ledger adds metrics, receipt files, proof checks and a clock to a Store.
 type Ledger struct {
 	Store       Store
 	Metrics     *Metrics // may be nil
-	ReceiptsDir string   // when set, every receipt is also written there as JSON
+	ReceiptsDir string   // when set, every receipt is also written there as JSON (see BindReceiptsDir)
+	Keys        Keyring  // when set, Verify checks every receipt's signature
 	Logger      *slog.Logger
 	Now         func() time.Time
 	Events      EventSink // may be nil; told of every committed trigger and resolution
+
+	bindOnce sync.Once // ReceiptsDir is bound to the ledger before the first file
+	bindErr  error
 }
 
 var _ API = (*Ledger)(nil)
@@ -111,7 +116,12 @@ func (l *Ledger) writeReceipt(r Receipt) {
 	if l.ReceiptsDir == "" {
 		return
 	}
-	if err := writeReceiptFile(l.ReceiptsDir, r); err != nil {
+	l.bindOnce.Do(func() { l.bindErr = BindReceiptsDir(l.ReceiptsDir, l.Store.Identity().ID) })
+	err := l.bindErr
+	if err == nil {
+		err = writeReceiptFile(l.ReceiptsDir, r)
+	}
+	if err != nil {
 		l.logger().Error("receipt file not written", "receipt", r.ID, "dir", l.ReceiptsDir, "err", err)
 	}
 }
@@ -122,10 +132,10 @@ func (l *Ledger) SyncReceiptFiles(ctx context.Context) (int, error) {
 	if l.ReceiptsDir == "" {
 		return 0, nil
 	}
-	if err := os.MkdirAll(l.ReceiptsDir, 0o755); err != nil {
-		return 0, fmt.Errorf("receipts directory: %w", err)
+	if err := BindReceiptsDir(l.ReceiptsDir, l.Store.Identity().ID); err != nil {
+		return 0, err
 	}
-	rs, err := l.Store.Receipts(ctx, "")
+	rs, err := l.Store.Receipts(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -141,14 +151,30 @@ func (l *Ledger) SyncReceiptFiles(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Gate lists the open andons blocking sku.
+// Gate lists the open andons blocking sku. It answers only when the open
+// andons the store holds are those the sku's receipts prove open: each open
+// row agrees with its receipts (and none resolves it), and there are as many
+// as the sku's receipts prove open (so a row deleted, moved to another sku
+// or marked resolved is seen). Otherwise ErrTampered: the CLI exits 2, no
+// answer, never "proceed".
 func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error) {
+	sku, err := NormalizeID("sku", sku)
+	if err != nil {
+		return GateResult{}, err
+	}
 	if sku == "" {
 		return GateResult{}, fmt.Errorf("%w: sku is empty: pass the service or build to check", ErrInvalid)
 	}
-	open, err := l.Store.List(ctx, Filter{SKU: sku, Status: StatusOpen, Limit: 1000})
+	st, err := l.Store.Open(ctx, sku)
 	if err != nil {
 		return GateResult{}, err
+	}
+	open := st.Andons
+	if err := proveRows(open, st.Receipts); err != nil {
+		return GateResult{}, fmt.Errorf("%w (gate of sku %s)", err, sku)
+	}
+	if st.ProvenOpen != len(open) {
+		return GateResult{}, fmt.Errorf("%w: the receipts of sku %s prove %d andon(s) open, the store holds %d open: run 'andon receipts verify'", ErrTampered, sku, st.ProvenOpen, len(open))
 	}
 	if open == nil {
 		open = []Andon{}
@@ -156,40 +182,87 @@ func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error
 	return GateResult{SKU: sku, Stage: stage, Proceed: len(open) == 0, Blocking: open}, nil
 }
 
-// Show returns one andon with its receipts.
+// CheckSigning fails with ErrKeyRequired when the chain is signed and the
+// store holds no key: every write would fail, so a receiver refuses to start.
+func (l *Ledger) CheckSigning(ctx context.Context, haveKey bool) error {
+	head, err := l.Store.Head(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case head.KeyID != "" && !haveKey:
+		return fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, head.Seq, head.KeyID)
+	}
+	return nil
+}
+
+// Show returns one andon with its receipts, when they agree.
 func (l *Ledger) Show(ctx context.Context, id string) (Andon, []Receipt, error) {
-	a, err := l.Store.Get(ctx, id)
+	a, rs, err := l.Store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) && len(rs) > 0 {
+		return Andon{}, nil, fmt.Errorf("%w: andon %s has %d receipt(s) but no row: deleted; run 'andon receipts verify'", ErrTampered, id, len(rs))
+	}
 	if err != nil {
 		return a, nil, err
 	}
-	rs, err := l.Store.Receipts(ctx, id)
-	return a, rs, err
+	if err := proveRows([]Andon{a}, rs); err != nil {
+		return Andon{}, nil, err
+	}
+	return a, rs, nil
 }
 
-// List returns andons matching f, newest first.
+// List returns andons matching f, newest first, when their receipts agree.
 func (l *Ledger) List(ctx context.Context, f Filter) ([]Andon, error) {
-	return l.Store.List(ctx, f)
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%w: limit %d is negative", ErrInvalid, f.Limit)
+	}
+	if f.Type != "" {
+		if _, err := ParseFailureType(string(f.Type)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	if f.Status != "" && f.Status != StatusOpen && f.Status != StatusResolved {
+		return nil, fmt.Errorf("%w: status %q: use open or resolved", ErrInvalid, f.Status)
+	}
+	if f.SKU != "" {
+		var err error
+		if f.SKU, err = NormalizeID("sku", f.SKU); err != nil {
+			return nil, err
+		}
+	}
+	list, rs, err := l.Store.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := proveRows(list, rs); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // Actions returns the actuator's recorded decisions, newest first.
 func (l *Ledger) Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%w: limit %d is negative", ErrInvalid, f.Limit)
+	}
 	return l.Store.Actions(ctx, f)
 }
 
-// Verify checks the whole receipt chain, and the receipt files when ReceiptsDir is set.
+// Verify checks the whole receipt chain against the andons table, the
+// signatures when Keys is set, and the receipt files when ReceiptsDir is set.
 func (l *Ledger) Verify(ctx context.Context) ([]Problem, error) {
-	rs, err := l.Store.Receipts(ctx, "")
+	rs, andons, err := l.Store.Chain(ctx)
 	if err != nil {
 		return nil, err
 	}
-	andons, err := l.Store.List(ctx, Filter{Limit: 1 << 30})
-	if err != nil {
-		return nil, err
-	}
-	probs := Verify(rs, andons)
+	probs := Verify(rs, andons, VerifyOptions{LedgerID: l.Store.Identity().ID, Keys: l.Keys})
 	if l.ReceiptsDir != "" {
 		if _, err := os.Stat(l.ReceiptsDir); err != nil {
 			return nil, fmt.Errorf("receipts directory: %w", err)
+		}
+		if err := BindReceiptsDir(l.ReceiptsDir, l.Store.Identity().ID); err != nil {
+			return nil, err
 		}
 		more, err := VerifyDir(l.ReceiptsDir, rs)
 		if err != nil {

@@ -7,8 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +85,23 @@ var migrations = []string{
 		doc TEXT NOT NULL,
 		updated_ms INTEGER NOT NULL
 	);`,
+	// The ledger's identity (one row, written by init), and the index the
+	// gate reads its proof through: receipts by the sku and type in their body.
+	`CREATE TABLE ledger (
+		one INTEGER PRIMARY KEY CHECK (one = 1),
+		id TEXT NOT NULL,
+		created_ms INTEGER NOT NULL
+	);
+	CREATE INDEX receipts_sku_type ON receipts(json_extract(body, '$.sku'), json_extract(body, '$.receipt_type'));`,
 }
+
+// applicationID marks an andon ledger in the SQLite header ("ANDN"), so
+// another application's database is told apart before anything is written.
+const applicationID = 0x414E444E
+
+// identitySchema is the first schema version with a ledger identity; older
+// files were made before it and are not opened (they have no identity to prove).
+const identitySchema = 3
 
 // SQLite is the embedded Store. Writes go through one connection owned by a
 // single goroutine that commits whatever is queued as one transaction (group
@@ -88,9 +109,12 @@ var migrations = []string{
 // undo the others. WAL with synchronous=NORMAL: a committed transaction
 // survives a crash of the process (not necessarily a power loss).
 type SQLite struct {
+	id           Identity
+	signer       *Signer // set before the first write (SetSigner)
 	write        *sql.DB // two connections: the writer's and the checkpointer's
 	read         *sql.DB
 	ops          chan writeOp
+	bulk         chan writeOp  // chunks of huge notifications, taken when ops is empty
 	checkpoint   chan struct{} // the writer committed: WAL to copy back
 	stop         chan struct{}
 	done         chan struct{} // the writer has stopped
@@ -103,12 +127,18 @@ type SQLite struct {
 	once         sync.Once
 }
 
-// OpenSQLite opens (creating and migrating if needed) the database file at path.
+// OpenSQLite opens the andon ledger at path. It creates nothing: a missing
+// file, an empty one, another application's database or a newer schema is
+// refused with ErrNotLedger before anything is written (InitSQLite creates).
 func OpenSQLite(path string) (*SQLite, error) { return openSQLite(path, walRewindFrames) }
 
 func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no database path: pass --db PATH", ErrInvalid)
+	}
+	id, err := probeLedger(path)
+	if err != nil {
+		return nil, err
 	}
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"}
 	wq := url.Values{"_txlock": {"immediate"}, "_pragma": append(slices.Clip(pragmas),
@@ -122,10 +152,11 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	}
 	w.SetMaxOpenConns(2)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(w); err != nil {
+	if err := migrate(w, id.Schema); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open %s: %w (is it an andon database and writable?)", path, err)
+		return nil, fmt.Errorf("open %s: %w (is it writable?)", path, err)
 	}
+	id.Schema = len(migrations)
 	rq := url.Values{"_pragma": append(pragmas, "query_only(1)")}
 	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
@@ -133,7 +164,7 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &SQLite{write: w, read: r, ops: make(chan writeOp, maxBatch), checkpoint: make(chan struct{}, 1),
+	s := &SQLite{id: id, write: w, read: r, ops: make(chan writeOp, maxBatch), bulk: make(chan writeOp, 1), checkpoint: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), checkpointed: make(chan struct{}), rewindFrames: rewindFrames, walPath: path + "-wal"}
 	if err := s.start(); err != nil {
 		w.Close()
@@ -143,12 +174,122 @@ func openSQLite(path string, rewindFrames int64) (*SQLite, error) {
 	return s, nil
 }
 
-func migrate(db *sql.DB) error {
-	var v int
-	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
-		return err
+// InitSQLite creates a new ledger at path, which must not exist: the schema
+// and a new identity are written to a temporary file that is then linked
+// into place, so a crash leaves no half-made ledger and an existing file
+// (even an empty one) is never taken over.
+func InitSQLite(path string, at time.Time) (Identity, error) {
+	if path == "" {
+		return Identity{}, fmt.Errorf("%w: no database path: pass --db PATH", ErrInvalid)
 	}
-	for i := v; i < len(migrations); i++ {
+	if _, err := os.Lstat(path); err == nil {
+		return Identity{}, fmt.Errorf("%s exists: init creates a new ledger and never takes over a file; remove it or choose another path", path)
+	}
+	tmp := path + ".init-" + strconv.Itoa(os.Getpid())
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	db, err := sql.Open("sqlite", "file:"+tmp+"?"+url.Values{"_pragma": {"journal_mode(DELETE)", "synchronous(FULL)"}}.Encode())
+	if err != nil {
+		return Identity{}, fmt.Errorf("init %s: %w", path, err)
+	}
+	id := Identity{ID: NewLedgerID(at), CreatedAt: at.UTC().Truncate(time.Millisecond), Schema: len(migrations)}
+	err = migrate(db, 0)
+	if err == nil {
+		_, err = db.Exec(`INSERT INTO ledger (one, id, created_ms) VALUES (1, ?, ?)`, id.ID, id.CreatedAt.UnixMilli())
+	}
+	if err == nil {
+		_, err = db.Exec(fmt.Sprintf(`PRAGMA application_id = %d`, applicationID))
+	}
+	if err = errors.Join(err, db.Close()); err != nil {
+		return Identity{}, fmt.Errorf("init %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return Identity{}, fmt.Errorf("init %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil { // make the new name durable
+		d.Sync()
+		d.Close()
+	}
+	return id, nil
+}
+
+// Identity returns the ledger's identity, read when it was opened.
+func (s *SQLite) Identity() Identity { return s.id }
+
+// probeLedger says what the file at path is, reading it only: an andon
+// ledger of a known schema (its identity) or ErrNotLedger saying what it is instead.
+func probeLedger(path string) (Identity, error) {
+	notLedger := func(format string, args ...any) (Identity, error) {
+		return Identity{}, fmt.Errorf("%w: %s: %s; nothing was changed", ErrNotLedger, path, fmt.Sprintf(format, args...))
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notLedger("no such file: create a ledger with 'andon init --db %s' (or 'andon webhook --init')", path)
+	case err != nil:
+		return Identity{}, fmt.Errorf("%w: %w", ErrNotLedger, err)
+	case fi.IsDir():
+		return notLedger("a directory")
+	case fi.Size() == 0:
+		return notLedger("an empty file (0 bytes), not a ledger: restore it from a backup, or start a new one with 'andon init' at another path")
+	}
+	head := make([]byte, 16)
+	f, err := os.Open(path)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %w", ErrNotLedger, err)
+	}
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if string(head[:n]) != "SQLite format 3\x00" {
+		return notLedger("not a SQLite database (it starts with %q)", head[:n])
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %s: %w", ErrNotLedger, path, err)
+	}
+	defer db.Close()
+	var app, version int64
+	if err := db.QueryRow(`PRAGMA application_id`).Scan(&app); err != nil {
+		return notLedger("unreadable SQLite database: %v", err)
+	}
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return notLedger("unreadable SQLite database: %v", err)
+	}
+	if app != applicationID {
+		var tables []string
+		rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+		if err == nil {
+			for rows.Next() {
+				var t string
+				if rows.Scan(&t) == nil {
+					tables = append(tables, t)
+				}
+			}
+			rows.Close()
+		}
+		if app == 0 && slices.Contains(tables, "andons") && version < identitySchema {
+			return notLedger("an andon ledger of schema version %d, made before ledgers had an identity: it cannot be proven and is not opened; start a new one with 'andon init'", version)
+		}
+		return notLedger("a SQLite database of another application (application_id %d, tables: %s)", app, strings.Join(tables, ", "))
+	}
+	if version > int64(len(migrations)) {
+		return notLedger("an andon ledger of schema version %d, newer than this andon knows (%d): upgrade andon", version, len(migrations))
+	}
+	if version < identitySchema {
+		return notLedger("an andon ledger of unknown schema version %d", version)
+	}
+	var id Identity
+	var created int64
+	if err := db.QueryRow(`SELECT id, created_ms FROM ledger WHERE one = 1`).Scan(&id.ID, &created); err != nil {
+		return notLedger("an andon ledger without its identity row (%v)", err)
+	}
+	id.CreatedAt, id.Schema = time.UnixMilli(created).UTC(), int(version)
+	return id, nil
+}
+
+// migrate applies the migrations after version from.
+func migrate(db *sql.DB, from int) error {
+	for i := from; i < len(migrations); i++ {
 		tx, err := db.Begin()
 		if err != nil {
 			return err
@@ -164,9 +305,6 @@ func migrate(db *sql.DB) error {
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this binary knows (%d): upgrade andon", v, len(migrations))
 	}
 	return nil
 }
@@ -194,19 +332,20 @@ func (s *SQLite) Ping(ctx context.Context) error {
 
 // Trigger opens an andon, or returns the open one with the same origin.
 func (s *SQLite) Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerResult, error) {
-	if err := t.Validate(); err != nil {
+	t, err := t.Normalize()
+	if err != nil {
 		return TriggerResult{}, err
 	}
 	var res TriggerResult
-	err := s.do(ctx, func(tx *wconn) error {
+	err = s.do(ctx, func(tx *wconn) error {
 		var err error
-		res, err = triggerTx(tx, t, at)
+		res, err = s.triggerTx(tx, t, at)
 		return err
 	})
 	return res, err
 }
 
-func triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, error) {
+func (s *SQLite) triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, error) {
 	if t.Origin != "" {
 		a, err := scanAndon(tx.queryRow(qOpenByOrigin, t.Origin))
 		if err == nil {
@@ -225,14 +364,18 @@ func triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, error) {
 	if err := tx.exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
 		return TriggerResult{}, err
 	}
-	r, err := appendReceipt(tx, ReceiptTriggered, a, at, a.Details)
+	r, err := s.appendReceipt(tx, ReceiptTriggered, a, at, a.Details)
 	if err != nil {
 		return TriggerResult{}, err
 	}
 	return TriggerResult{Andon: a, Created: true, Receipt: &r}, nil
 }
 
-func appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+// SetSigner makes the store sign every receipt it writes from now on; call
+// it before the first write.
+func (s *SQLite) SetSigner(sg *Signer) { s.signer = sg }
+
+func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
 	switch err := tx.queryRow(qLastReceipt).Scan(&seq, &body); {
@@ -245,8 +388,11 @@ func appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map
 			return Receipt{}, fmt.Errorf("receipt %d is not valid JSON: %w (run 'andon receipts verify')", seq, err)
 		}
 		prev = last.Hash
+		if last.KeyID != "" && s.signer == nil {
+			return Receipt{}, fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, seq, last.KeyID)
+		}
 	}
-	r := newReceipt(seq, prev, rt, a, at, details)
+	r := newReceipt(s.id.ID, s.signer, seq, prev, rt, a, at, details)
 	b, _ := json.Marshal(r)
 	err := tx.exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
 	return r, err
@@ -279,7 +425,7 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
-		r, err = appendReceipt(tx, ReceiptResolved, a, at, map[string]string{
+		r, err = s.appendReceipt(tx, ReceiptResolved, a, at, map[string]string{
 			"root_cause": res.RootCause, "fix_applied": res.FixApplied, "prevention_added": res.PreventionAdded,
 			"resolver": res.Resolver, "time_to_resolve_ms": fmt.Sprint(a.TimeToResolve(at).Milliseconds()),
 		})
@@ -315,17 +461,26 @@ func scanAndon(row rowScanner) (Andon, error) {
 	return a, nil
 }
 
-// Get returns one andon.
-func (s *SQLite) Get(ctx context.Context, id string) (Andon, error) {
-	a, err := scanAndon(s.read.QueryRowContext(ctx, qAndonByID, id))
+// Get returns one andon and its receipts, read in one snapshot; when the
+// andon has no row, its receipts (if any) come with ErrNotFound.
+func (s *SQLite) Get(ctx context.Context, id string) (a Andon, rs []Receipt, err error) {
+	err = s.snapshot(ctx, func(tx *sql.Tx) error {
+		var err error
+		if rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = ? ORDER BY seq`, id); err != nil {
+			return err
+		}
+		a, err = scanAndon(tx.QueryRowContext(ctx, qAndonByID, id))
+		return err
+	})
 	if errors.Is(err, ErrNotFound) {
-		return a, fmt.Errorf("%w: no andon with id %q (list them with 'andon list')", ErrNotFound, id)
+		// rs is kept: receipts of an andon without a row prove a deletion.
+		return a, rs, fmt.Errorf("%w: no andon with id %q (list them with 'andon list')", ErrNotFound, id)
 	}
-	return a, readErr(err)
+	return a, rs, err
 }
 
-// List returns andons matching f, newest first.
-func (s *SQLite) List(ctx context.Context, f Filter) ([]Andon, error) {
+// List returns andons matching f, newest first, and their receipts, read in one snapshot.
+func (s *SQLite) List(ctx context.Context, f Filter) (out []Andon, rs []Receipt, err error) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{{"sku", f.SKU}, {"status", string(f.Status)}, {"type", string(f.Type)}} {
@@ -340,20 +495,118 @@ func (s *SQLite) List(ctx context.Context, f Filter) ([]Andon, error) {
 	}
 	q += " ORDER BY opened_ms DESC, id DESC LIMIT ?"
 	args = append(args, limit(f.Limit))
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	err = s.snapshot(ctx, func(tx *sql.Tx) error {
+		var err error
+		if out, err = queryAndons(ctx, tx, q, args...); err != nil {
+			return err
+		}
+		ids := make([]any, len(out))
+		for i, a := range out {
+			ids[i] = a.ID
+		}
+		for c := range slices.Chunk(ids, 500) {
+			more, err := queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id IN (`+placeholders(len(c), "?")+`) ORDER BY seq`, c...)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, more...)
+		}
+		return nil
+	})
+	return out, rs, err
+}
+
+// Open reads, in one snapshot, the open andons of sku with their receipts,
+// and counts the sku's andon_triggered and andon_resolved receipts through
+// the index on the sku and type in their body (the count reads the index
+// only, no receipt body).
+func (s *SQLite) Open(ctx context.Context, sku string) (st OpenState, err error) {
+	err = s.snapshot(ctx, func(tx *sql.Tx) error {
+		var err error
+		if st.Andons, err = queryAndons(ctx, tx, andonSelect+` WHERE sku = ? AND status = 'open' ORDER BY opened_ms DESC, id DESC`, sku); err != nil {
+			return err
+		}
+		for _, a := range st.Andons {
+			rs, err := queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts WHERE andon_id = ? ORDER BY seq`, a.ID)
+			if err != nil {
+				return err
+			}
+			st.Receipts = append(st.Receipts, rs...)
+		}
+		var triggered, resolved int
+		const q = `SELECT count(*) FROM receipts WHERE json_extract(body, '$.sku') = ? AND json_extract(body, '$.receipt_type') = ?`
+		if err := tx.QueryRowContext(ctx, q, sku, ReceiptTriggered).Scan(&triggered); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, q, sku, ReceiptResolved).Scan(&resolved); err != nil {
+			return err
+		}
+		st.ProvenOpen = triggered - resolved
+		return nil
+	})
+	return st, err
+}
+
+// Chain returns the whole receipt chain and every andon, read in one snapshot.
+func (s *SQLite) Chain(ctx context.Context) (rs []Receipt, andons []Andon, err error) {
+	err = s.snapshot(ctx, func(tx *sql.Tx) error {
+		var err error
+		if rs, err = queryReceipts(ctx, tx, `SELECT seq, andon_id, body FROM receipts ORDER BY seq`); err != nil {
+			return err
+		}
+		andons, err = queryAndons(ctx, tx, andonSelect+` ORDER BY opened_ms, id`)
+		return err
+	})
+	return rs, andons, err
+}
+
+// Receipts returns the whole chain in order.
+func (s *SQLite) Receipts(ctx context.Context) ([]Receipt, error) {
+	rs, err := queryReceipts(ctx, s.read, `SELECT seq, andon_id, body FROM receipts ORDER BY seq`)
+	return rs, readErr(err)
+}
+
+// Head returns the last receipt of the chain.
+func (s *SQLite) Head(ctx context.Context) (Receipt, error) {
+	rs, err := queryReceipts(ctx, s.read, `SELECT seq, andon_id, body FROM receipts ORDER BY seq DESC LIMIT 1`)
 	if err != nil {
-		return nil, readErr(err)
+		return Receipt{}, readErr(err)
+	}
+	if len(rs) == 0 {
+		return Receipt{}, ErrNotFound
+	}
+	return rs[0], nil
+}
+
+// snapshot runs fn in one read transaction: what it reads is one moment of the ledger.
+func (s *SQLite) snapshot(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return readErr(err)
+	}
+	defer tx.Rollback()
+	return readErr(fn(tx))
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func queryAndons(ctx context.Context, db querier, q string, args ...any) ([]Andon, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Andon
 	for rows.Next() {
 		a, err := scanAndon(rows)
 		if err != nil {
-			return nil, readErr(err)
+			return nil, err
 		}
 		out = append(out, a)
 	}
-	return out, readErr(rows.Err())
+	return out, rows.Err()
 }
 
 func limit(n int) int {
@@ -363,98 +616,122 @@ func limit(n int) int {
 	return n
 }
 
-// Receipts returns the chain (or one andon's part of it) in order.
-func (s *SQLite) Receipts(ctx context.Context, andonID string) ([]Receipt, error) {
-	q, args := `SELECT seq, body FROM receipts ORDER BY seq`, []any{}
-	if andonID != "" {
-		q, args = `SELECT seq, body FROM receipts WHERE andon_id = ? ORDER BY seq`, []any{andonID}
-	}
-	rows, err := s.read.QueryContext(ctx, q, args...)
+// queryReceipts reads receipt rows; the seq column is the receipt's place
+// in the chain, so a body with another seq fails its hash.
+func queryReceipts(ctx context.Context, db querier, q string, args ...any) ([]Receipt, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, readErr(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Receipt
 	for rows.Next() {
 		var seq int64
-		var body string
-		if err := rows.Scan(&seq, &body); err != nil {
-			return nil, readErr(err)
+		var andonID, body string
+		if err := rows.Scan(&seq, &andonID, &body); err != nil {
+			return nil, err
 		}
 		var r Receipt
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			r = Receipt{Hash: "unparseable"} // Verify reports it as changed
 		}
-		r.Seq = seq
+		r.Seq, r.indexedAndonID = seq, andonID
 		out = append(out, r)
 	}
-	return out, readErr(rows.Err())
+	return out, rows.Err()
 }
 
 // Ingest records a notification's alerts, idempotently on (key, status),
-// and opens the andons its new firing alerts ask for, in one transaction.
-// What needs no database (validation, JSON encoding) happens here, in the
-// caller's goroutine, so the single writer only runs the statements: one
-// lookup and one multi-row insert per 32 alerts, plus the andons opened.
+// and opens the andons its new firing alerts ask for. What needs no
+// database (validation, JSON encoding) happens here, in the caller's
+// goroutine, so the single writer only runs the statements: one lookup and
+// one multi-row insert per 32 alerts, plus the andons opened.
+//
+// Fair ingest: a notification of more than ingestChunk alerts is committed
+// in chunks of that many, one bulk write op each, submitted one after the
+// other; the writer commits a bulk op alone and only when no other request
+// waits, so small notifications are committed between two chunks of a huge
+// one instead of waiting for all of it. It returns (and the webhook acknowledges)
+// only when every chunk is durable; after a failure part of it may be
+// recorded, which the idempotent retry Alertmanager sends then completes.
 func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, error) {
 	recv := n.ReceivedAt.UnixMilli()
 	rows := make([][]any, len(n.Alerts))
 	for i, al := range n.Alerts {
 		if al.Andon != nil && al.Status == "firing" {
-			if err := al.Andon.Validate(); err != nil {
+			t, err := al.Andon.Normalize()
+			if err != nil {
 				return IngestResult{}, fmt.Errorf("alert %d: %w", i, err)
 			}
+			n.Alerts[i].Andon = &t
 		}
 		// The column order of qInsertAlerts; andon_id is set by the writer.
 		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
 			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
 	}
-	var res IngestResult
-	err := s.do(ctx, func(tx *wconn) error {
-		res = IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
-		seen, err := alertsSeen(tx, n.Alerts)
-		if err != nil {
-			return err
-		}
-		origins := map[string]string{} // alerts of one group usually share their origin
-		fresh := make([][]any, 0, len(rows))
-		for i, al := range n.Alerts {
-			id := alertID{al.Key, al.Status}
-			if andonID, ok := seen[id]; ok {
-				res.Duplicate[i], res.AndonIDs[i] = true, andonID
-				continue
-			}
-			var andonID string
-			if al.Andon != nil && al.Status == "firing" {
-				if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
-					andonID = id
-				} else {
-					tr, err := triggerTx(tx, *al.Andon, n.ReceivedAt)
-					if err != nil {
-						return err
-					}
-					andonID = tr.Andon.ID
-					origins[al.Andon.Origin] = andonID
-					if tr.Created {
-						res.Opened = append(res.Opened, tr.Andon)
-						res.Receipts = append(res.Receipts, *tr.Receipt)
-					}
-				}
-			}
-			res.AndonIDs[i] = andonID
-			seen[id] = andonID // the same alert twice in one notification: the second is a duplicate
-			rows[i][len(rows[i])-1] = andonID
-			fresh = append(fresh, rows[i])
-		}
-		for c := range slices.Chunk(fresh, alertChunk) {
-			if err := tx.exec(qInsertAlerts[len(c)], slices.Concat(c...)...); err != nil {
+	res := IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
+	origins := map[string]string{} // alerts of one group usually share their origin; committed chunks' andons stay valid
+	do := s.do
+	if len(n.Alerts) > ingestChunk {
+		do = s.doBulk
+	}
+	for start := 0; start < len(n.Alerts); start += ingestChunk {
+		end := min(start+ingestChunk, len(n.Alerts))
+		var opened []Andon
+		var receipts []Receipt
+		err := do(ctx, func(tx *wconn) error {
+			opened, receipts = nil, nil
+			seen, err := alertsSeen(tx, n.Alerts[start:end])
+			if err != nil {
 				return err
 			}
+			fresh := make([][]any, 0, end-start)
+			for i := start; i < end; i++ {
+				al := n.Alerts[i]
+				id := alertID{al.Key, al.Status}
+				if andonID, ok := seen[id]; ok {
+					res.Duplicate[i], res.AndonIDs[i] = true, andonID
+					continue
+				}
+				var andonID string
+				if al.Andon != nil && al.Status == "firing" {
+					if id, ok := origins[al.Andon.Origin]; ok && al.Andon.Origin != "" {
+						andonID = id
+					} else {
+						tr, err := s.triggerTx(tx, *al.Andon, n.ReceivedAt)
+						if err != nil {
+							return err
+						}
+						andonID = tr.Andon.ID
+						origins[al.Andon.Origin] = andonID
+						if tr.Created {
+							opened = append(opened, tr.Andon)
+							receipts = append(receipts, *tr.Receipt)
+						}
+					}
+				}
+				res.AndonIDs[i] = andonID
+				seen[id] = andonID // the same alert twice in one notification: the second is a duplicate
+				rows[i][len(rows[i])-1] = andonID
+				fresh = append(fresh, rows[i])
+			}
+			for c := range slices.Chunk(fresh, alertChunk) {
+				if err := tx.exec(qInsertAlerts[len(c)], slices.Concat(c...)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return IngestResult{}, err
 		}
-		return nil
-	})
-	return res, err
+		res.Opened, res.Receipts = append(res.Opened, opened...), append(res.Receipts, receipts...)
+	}
+	return res, nil
 }
+
+// ingestChunk bounds the alerts one write op records (see Ingest).
+const ingestChunk = 128
 
 type alertID struct{ key, status string }
 

@@ -8,14 +8,29 @@ import (
 // Store persists andons, receipts, received alerts and action decisions.
 // SQLite (NewSQLite) is the embedded default; the interface is what a
 // PostgreSQL store would implement. Every write that changes an andon also
-// writes its receipt in the same transaction.
+// writes its receipt in the same transaction. A store opens only a ledger
+// that exists (created once by an init) and knows its Identity; the reads
+// that answer questions return the andons together with the receipts that
+// prove them, read in one snapshot, so the Ledger checks one against the
+// other (state.go) whatever the backend.
 type Store interface {
+	Identity() Identity
+	// SetSigner makes the store sign the receipts it writes (before the first write).
+	SetSigner(s *Signer)
 	Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerResult, error)
 	Resolve(ctx context.Context, id string, res Resolution, at time.Time) (Andon, Receipt, error)
-	Get(ctx context.Context, id string) (Andon, error)
-	List(ctx context.Context, f Filter) ([]Andon, error)
-	// Receipts returns the chain in order; andonID "" means all of it.
-	Receipts(ctx context.Context, andonID string) ([]Receipt, error)
+	// Get returns one andon and its receipts (with ErrNotFound, those of an andon without its row).
+	Get(ctx context.Context, id string) (Andon, []Receipt, error)
+	// List returns the andons f selects and their receipts.
+	List(ctx context.Context, f Filter) ([]Andon, []Receipt, error)
+	// Open returns what the gate reads about sku (see OpenState).
+	Open(ctx context.Context, sku string) (OpenState, error)
+	// Chain returns the whole receipt chain, in order, and every andon.
+	Chain(ctx context.Context) ([]Receipt, []Andon, error)
+	// Receipts returns the whole chain in order.
+	Receipts(ctx context.Context) ([]Receipt, error)
+	// Head returns the last receipt of the chain (ErrNotFound when there is none).
+	Head(ctx context.Context) (Receipt, error)
 	Ingest(ctx context.Context, n Notification) (IngestResult, error)
 	RecordActions(ctx context.Context, recs []ActionRecord) error
 	Actions(ctx context.Context, f ActionFilter) ([]ActionRecord, error)
@@ -25,6 +40,15 @@ type Store interface {
 	State(ctx context.Context, name string) ([]byte, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// OpenState is what the gate reads about one sku, in one snapshot: its open
+// andons with their receipts, and how many andons the sku's receipts prove
+// open (andon_triggered minus andon_resolved receipts naming the sku).
+type OpenState struct {
+	Andons     []Andon
+	Receipts   []Receipt
+	ProvenOpen int
 }
 
 // TriggerResult is the andon a trigger opened, or the open one with the same origin.

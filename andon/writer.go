@@ -22,6 +22,7 @@ import (
 type writeOp struct {
 	fn   func(*wconn) error
 	done chan error
+	bulk bool // a chunk of a huge notification: committed alone, after the queued small ops
 }
 
 // maxBatch bounds the requests committed together (group commit).
@@ -110,42 +111,52 @@ func (s *SQLite) writeLoop(w *wconn) {
 	batch := make([]writeOp, 0, maxBatch)
 	rewinding := false // holding ckptMu from a tail checkpoint to the next commit
 	for {
+		// Small requests first; a bulk chunk only when none waits, and alone,
+		// so it never adds its work to a small request's commit.
+		var first writeOp
 		select {
-		case <-s.stop:
-			batch = batch[:0]
-			for {
-				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
-				default:
-					s.commit(w, batch)
-					if rewinding {
-						s.ckptMu.Unlock()
-					}
-					return
-				}
-			}
-		case op := <-s.ops:
-			batch = append(batch[:0], op)
-		fill:
-			for len(batch) < maxBatch {
-				select {
-				case op := <-s.ops:
-					batch = append(batch, op)
-				default:
-					break fill
-				}
-			}
-			s.commit(w, batch)
-			if rewinding {
-				s.ckptMu.Unlock()
-			}
+		case first = <-s.ops:
+		default:
 			select {
-			case s.checkpoint <- struct{}{}:
-			default:
+			case <-s.stop:
+				batch = batch[:0]
+				for {
+					select {
+					case op := <-s.ops:
+						batch = append(batch, op)
+					case op := <-s.bulk:
+						batch = append(batch, op)
+					default:
+						s.commit(w, batch)
+						if rewinding {
+							s.ckptMu.Unlock()
+						}
+						return
+					}
+				}
+			case first = <-s.ops:
+			case first = <-s.bulk:
 			}
-			rewinding = s.checkpointTail(w)
 		}
+		batch = append(batch[:0], first)
+	fill:
+		for !first.bulk && len(batch) < maxBatch {
+			select {
+			case op := <-s.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		s.commit(w, batch)
+		if rewinding {
+			s.ckptMu.Unlock()
+		}
+		select {
+		case s.checkpoint <- struct{}{}:
+		default:
+		}
+		rewinding = s.checkpointTail(w)
 	}
 }
 
@@ -290,14 +301,22 @@ func isBusinessErr(err error) bool {
 
 // do queues fn for the writer and waits for its commit.
 func (s *SQLite) do(ctx context.Context, fn func(*wconn) error) error {
-	op := writeOp{fn: fn, done: make(chan error, 1)}
+	return s.queue(ctx, writeOp{fn: fn, done: make(chan error, 1)}, s.ops)
+}
+
+// doBulk is do for a chunk of a huge notification (see writeLoop).
+func (s *SQLite) doBulk(ctx context.Context, fn func(*wconn) error) error {
+	return s.queue(ctx, writeOp{fn: fn, done: make(chan error, 1), bulk: true}, s.bulk)
+}
+
+func (s *SQLite) queue(ctx context.Context, op writeOp, ch chan writeOp) error {
 	select {
 	case <-s.done:
 		return fmt.Errorf("%w: store closed", ErrUnavailable)
 	default:
 	}
 	select {
-	case s.ops <- op:
+	case ch <- op:
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	case <-s.done:

@@ -54,12 +54,12 @@ func BenchmarkSSEReader(b *testing.B) {
 // BenchmarkRecord is the per-request bookkeeping: HDR histograms and the
 // Prometheus histogram.
 func BenchmarkRecord(b *testing.B) {
-	st := newStats()
+	st := newStats(nil)
 	live := newLiveMetrics(st)
 	k := opKey{Method: "tools/call", Name: "echo", Tier: 1}
 	b.ReportAllocs()
 	for b.Loop() {
-		st.record(k, 1500000, 1200000, "", false)
+		st.record(k, 0, 1500000, 1200000, "", false)
 		live.observe(k, 1500000, "")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -74,13 +75,28 @@ type Dialer struct {
 // NewHTTPClient returns the harness's own HTTP client: enough idle
 // connections for maxConns concurrent requests, no compression, no timeout
 // of its own (each call carries a deadline), HTTP/1.1 like most MCP servers.
-func NewHTTPClient(maxConns int) *http.Client {
+func NewHTTPClient(maxConns int) *http.Client { return newHTTPClient(maxConns, nil) }
+
+// newHTTPClient is NewHTTPClient counting the TCP connections it opens and
+// holds in st (nil: not counted).
+func newHTTPClient(maxConns int, st *stats) *http.Client {
 	if maxConns < 16 {
 		maxConns = 16
 	}
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
+	if st != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			st.connUp()
+			return &countedConn{Conn: c, st: st}, nil
+		}
+	}
 	return &http.Client{Transport: &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          maxConns,
 		MaxIdleConnsPerHost:   maxConns,
 		IdleConnTimeout:       90 * time.Second,
@@ -88,6 +104,18 @@ func NewHTTPClient(maxConns int) *http.Client {
 		ResponseHeaderTimeout: 0,
 		ForceAttemptHTTP2:     false,
 	}}
+}
+
+// countedConn lowers the open-connections count once when closed.
+type countedConn struct {
+	net.Conn
+	st   *stats
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.st.conns.Add(-1) })
+	return c.Conn.Close()
 }
 
 // Dial connects and runs the handshake of d.Target.Era (detecting it when
@@ -129,12 +157,12 @@ func (c *Conn) handshake(ctx context.Context, era string) error {
 			c.w.negotiated(Era20260728)
 			return nil
 		}
-		var ce *CallError
-		if era == Era20260728 {
-			return fmt.Errorf("server/discover failed, the server does not speak %s (try --protocol=auto): %w", Era20260728, err)
+		if !eraMismatch(err) {
+			// Slow, busy or unreachable says nothing about the era.
+			return fmt.Errorf("server/discover (probing the protocol) failed with %s, which says nothing about the era: %w", Classify(err), err)
 		}
-		if !errors.As(err, &ce) || !(strings.HasPrefix(ce.Class, "http_") || strings.HasPrefix(ce.Class, "jsonrpc_") || ce.Class == ClassProtocol) {
-			return fmt.Errorf("probing the protocol with server/discover: %w", err)
+		if era == Era20260728 {
+			return fmt.Errorf("server/discover was refused, the server does not speak %s (try --protocol=auto): %w", Era20260728, err)
 		}
 		fallthrough
 	case Era20251125:
@@ -142,6 +170,24 @@ func (c *Conn) handshake(ctx context.Context, era string) error {
 	default:
 		return fmt.Errorf("unknown protocol %q: use auto, %s or %s", era, Era20260728, Era20251125)
 	}
+}
+
+// eraMismatch: the server answered server/discover and the answer means it
+// does not know the method (an HTTP 4xx other than 408/429, a JSON-RPC
+// error, a result without 2026-07-28, an answer that is not MCP). A timeout,
+// a reset or a 5xx/429 is a busy server, not an old one.
+func eraMismatch(err error) bool {
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Status == 408 || ce.Status == 429 || ce.Status >= 500 {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(ce.Class, "jsonrpc_"), ce.Class == ClassProtocol:
+		return true
+	case strings.HasPrefix(ce.Class, "http_"):
+		return ce.Status >= 400 && ce.Status < 500 && ce.Status != 408 && ce.Status != 429
+	}
+	return false
 }
 
 var discoverRequest, _ = Prepare(Request{Method: "server/discover", Params: json.RawMessage(`{}`), Tier: 1}, Era20260728)

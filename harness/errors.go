@@ -20,6 +20,9 @@ const (
 	ClassProtocol    = "protocol"
 	ClassToolError   = "tool_error"
 	ClassOther       = "other"
+	// ClassNoSession: the request's session could not be set up (the set-up
+	// call's own error is in the set-up rows).
+	ClassNoSession = "no_session"
 )
 
 // CallError is a failed call with its class.

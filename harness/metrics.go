@@ -55,11 +55,17 @@ func newLiveMetrics(s *stats) *liveMetrics {
 	m.reg.MustRegister(m.duration,
 		counter("andon_harness_requests_intended_total", "Requests the schedule asked for.", &s.intended),
 		counter("andon_harness_requests_sent_total", "Requests actually sent.", &s.sent),
-		counter("andon_harness_requests_dropped_total", "Scheduled requests never sent: later than the timeout or the run ended.", &s.dropped),
+
 		counter("andon_harness_requests_late_total", "Requests sent later than the late threshold after their intended start.", &s.late),
 		m.errors,
 		gauge("andon_harness_in_flight", "Requests sent and not yet answered.", &s.inFlight),
-		gauge("andon_harness_active_sessions", "Open MCP sessions (logical clients in the stateless era).", &s.sessions))
+		gauge("andon_harness_active_sessions", "Open MCP sessions (logical clients in the stateless era).", &s.sessions),
+		gauge("andon_harness_open_connections", "TCP connections the harness holds open to the target.", &s.conns))
+	for i, reason := range DropReasons {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "andon_harness_requests_dropped_total",
+			Help:        "Scheduled requests never sent, by reason; intended = sent + dropped.",
+			ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(s.dropped[i].Load()) }))
+	}
 	return m
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +46,20 @@ type Profile struct {
 	SessionRPS  float64       `yaml:"session_rps" json:"session_rps,omitempty"`
 	Timeout     time.Duration `yaml:"timeout" json:"timeout"`
 	MaxInFlight int           `yaml:"max_in_flight" json:"max_in_flight"`
-	Mix         []MixEntry    `yaml:"mix" json:"mix"`
+	// Tool and Arguments are the profile's parameters: tools/call entries of
+	// the mix that name no tool call this one (--tool and --args override).
+	// "auto" picks a cheap read-only tool from the server's tools/list and
+	// fills its required arguments from its input schema.
+	Tool      string         `yaml:"tool" json:"tool,omitempty"`
+	Arguments map[string]any `yaml:"arguments" json:"arguments,omitempty"`
+	Mix       []MixEntry     `yaml:"mix" json:"mix"`
+	// Thresholds make the run a verdict: each ("p95<280ms", "errors<0.5%")
+	// is checked on the whole run and on every stage; one crossed fails it.
+	Thresholds []string `yaml:"thresholds" json:"thresholds,omitempty"`
 }
+
+// ToolAuto asks the harness to pick the tool itself.
+const ToolAuto = "auto"
 
 // RateSpec is the open model's intended request rate over time.
 type RateSpec struct {
@@ -187,6 +200,11 @@ func (p *Profile) Validate() error {
 	if len(p.Mix) == 0 {
 		bad("mix: needs at least one entry, e.g. {method: tools/list, weight: 1}")
 	}
+	for i, th := range p.Thresholds {
+		if _, err := ParseCheck(th); err != nil {
+			bad("thresholds[%d]: %v", i, err)
+		}
+	}
 	for i, m := range p.Mix {
 		if m.Weight <= 0 || math.IsInf(m.Weight, 0) || math.IsNaN(m.Weight) {
 			bad("mix[%d].weight: must be positive", i)
@@ -194,7 +212,12 @@ func (p *Profile) Validate() error {
 		if m.Tier < 1 || m.Tier > 3 {
 			bad("mix[%d].tier: %d is not 1 (critical), 2 (normal) or 3 (batch)", i, m.Tier)
 		}
-		if _, err := m.Request(); err != nil {
+		if m.Method == "tools/call" && m.Tool == "" {
+			// Filled from the profile's tool when the run starts.
+			if p.Tool == "" {
+				bad("mix[%d]: tools/call needs tool: <name> on the entry or on the profile (auto picks one), or --tool", i)
+			}
+		} else if _, err := m.Request(); err != nil {
 			bad("mix[%d]: %v", i, err)
 		}
 	}
@@ -306,5 +329,102 @@ func (p *Profile) Scale(rate, dur float64) *Profile {
 	if p.Model == ModelClosed {
 		q.Sessions = max(1, int(math.Round(float64(p.Sessions)*rate)))
 	}
+	if (rate != 1 || dur != 1) && q.Description != "" {
+		// The profile's words describe the unscaled run.
+		q.Description = fmt.Sprintf("%s — scaled: rates ×%s, durations ×%s", q.Description,
+			strconv.FormatFloat(rate, 'g', -1, 64), strconv.FormatFloat(dur, 'g', -1, 64))
+	}
 	return &q
+}
+
+// WithTool returns a copy whose tools/call entries without a tool call name
+// with args (nil args: the profile's arguments). The run does this once the
+// tool is known (after --tool auto asked the server).
+func (p *Profile) WithTool(name string, args map[string]any) *Profile {
+	q := *p
+	q.Tool = name
+	if args != nil {
+		q.Arguments = args
+	}
+	q.Mix = append([]MixEntry(nil), p.Mix...)
+	for i, m := range q.Mix {
+		if m.Method == "tools/call" && m.Tool == "" {
+			q.Mix[i].Tool, q.Mix[i].Arguments = name, q.Arguments
+		}
+	}
+	return &q
+}
+
+// needsTool reports whether some tools/call entry takes the profile's tool.
+func (p *Profile) needsTool() bool {
+	for _, m := range p.Mix {
+		if m.Method == "tools/call" && m.Tool == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Stage is a part of the schedule that thresholds are checked on by itself:
+// each step of a steps shape, the ramp-up and the hold of a closed model.
+type Stage struct {
+	Name       string        `json:"name"`
+	Start, End time.Duration `json:"-"`
+}
+
+// Stages splits the schedule; a schedule of one piece has none (the whole
+// run is its only scope).
+func (p *Profile) Stages() []Stage {
+	var st []Stage
+	switch {
+	case p.Model == ModelOpen && p.Rate.Shape == ShapeSteps && len(p.Rate.Steps) > 1:
+		var at time.Duration
+		for i, s := range p.Rate.Steps {
+			end := at + s.For
+			if i == len(p.Rate.Steps)-1 || end > p.Duration {
+				end = p.Duration
+			}
+			st = append(st, Stage{Name: fmt.Sprintf("step %d (%s/s)", i+1, strconv.FormatFloat(s.RPS, 'f', -1, 64)), Start: at, End: end})
+			if at = end; at >= p.Duration {
+				break
+			}
+		}
+	case p.Model == ModelClosed && p.RampUp > 0 && p.RampUp < p.Duration:
+		st = []Stage{{Name: "ramp-up", End: p.RampUp}, {Name: "hold", Start: p.RampUp, End: p.Duration}}
+	}
+	if len(st) < 2 {
+		return nil
+	}
+	return st
+}
+
+// Describe says what the profile schedules, from its fields (after scaling
+// and overrides), not from its description text.
+func (p *Profile) Describe() string {
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	var b strings.Builder
+	if p.Model == ModelClosed {
+		fmt.Fprintf(&b, "closed model: 0 → %d sessions over %s, %s req/s each, for %s", p.Sessions, p.RampUp, num(p.SessionRPS), p.Duration)
+	} else {
+		switch p.Rate.Shape {
+		case ShapeRamp:
+			fmt.Fprintf(&b, "open model: ramp %s → %s req/s", num(p.Rate.From), num(p.Rate.To))
+		case ShapeSteps:
+			parts := make([]string, len(p.Rate.Steps))
+			for i, s := range p.Rate.Steps {
+				parts[i] = fmt.Sprintf("%s req/s for %s", num(s.RPS), s.For)
+			}
+			fmt.Fprintf(&b, "open model: steps %s", strings.Join(parts, ", then "))
+		case ShapeSine:
+			fmt.Fprintf(&b, "open model: %s ± %s req/s sine (period %s)", num(p.Rate.RPS), num(p.Rate.Amplitude), p.Rate.Period)
+		default:
+			fmt.Fprintf(&b, "open model: %s req/s", num(p.Rate.RPS))
+		}
+		fmt.Fprintf(&b, " for %s over %d sessions, at most %d in flight", p.Duration, p.Sessions, p.MaxInFlight)
+	}
+	fmt.Fprintf(&b, ", timeout %s", p.Timeout)
+	if p.Tool != "" {
+		fmt.Fprintf(&b, ", tool %s", p.Tool)
+	}
+	return b.String()
 }

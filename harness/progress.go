@@ -17,7 +17,7 @@ func (r *runner) progress(pt Point, final bool) {
 		errRatio = pt.Errors / pt.Completed
 	}
 	line := fmt.Sprintf("%6.1fs  rate %7.1f/s (intended %7.1f/s)  p50 %8s  p99 %8s  errors %5.2f%%  sessions %4d  in-flight %4d  dropped %d",
-		pt.T, pt.Sent, pt.Intended, fmtSeconds(pt.P50), fmtSeconds(pt.P99), 100*errRatio, pt.Sessions, pt.InFlight, r.st.dropped.Load())
+		pt.T, pt.Sent, pt.Intended, fmtSeconds(pt.P50), fmtSeconds(pt.P99), 100*errRatio, pt.Sessions, pt.InFlight, r.st.droppedTotal())
 	switch {
 	case r.opts.ProgressTTY && final:
 		fmt.Fprintf(w, "\r\033[K%s\n", line)

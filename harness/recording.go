@@ -285,3 +285,25 @@ func (r *Recording) Find(source string, labels map[string]string) (RecordedSerie
 	}
 	return RecordedSeries{}, fmt.Errorf("no such series: %s %v", source, labels)
 }
+
+// peak is the largest sample of metric from source, summed over its series
+// at each step (a gauge split by labels counts as one); false when the
+// metric was never recorded.
+func (r *Recording) peak(source, metric string) (float64, bool) {
+	sum := map[int]float64{}
+	for _, s := range r.Series {
+		if s.Source == source && s.Name() == metric {
+			for _, smp := range s.Samples {
+				sum[smp.Step] += smp.Value
+			}
+		}
+	}
+	if len(sum) == 0 {
+		return 0, false
+	}
+	best := math.Inf(-1)
+	for _, v := range sum {
+		best = max(best, v)
+	}
+	return best, true
+}

@@ -73,8 +73,8 @@ func TestReportDrawsInHeadlessChromium(t *testing.T) {
 	charts, _ := strconv.Atoi(string(m[1]))
 	points, _ := strconv.Atoi(string(m[2]))
 	thresholds, _ := strconv.Atoi(string(m[3]))
-	// 3 + 3 + 1 + 2 lines, one point per timeline entry each.
-	if want := 9 * len(res.Timeline); charts != 4 || points != want || thresholds != 3 {
+	// 4 + 3 + 1 + 2 lines, one point per timeline entry each.
+	if want := 10 * len(res.Timeline); charts != 4 || points != want || thresholds != 3 {
 		t.Errorf("drew %d charts, %d points, %d thresholds; want 4, %d, 3", charts, points, thresholds, want)
 	}
 }

@@ -188,4 +188,49 @@ func TestInterruptedRunStopsPromptly(t *testing.T) {
 	if res.Errors != 0 || res.Completed == 0 {
 		t.Errorf("completed %d, errors %d (%v); want the finished calls and no errors", res.Completed, res.Errors, res.ErrorSamples)
 	}
+	// 50/s for about 0.8 s: the slots due by the interrupt are intended,
+	// each sent or dropped as interrupted; the rest of the minute is not.
+	if !res.Interrupted || res.Intended < 20 || res.Intended > 60 || res.Sent+res.Dropped != res.Intended || res.Completed > res.Sent {
+		t.Errorf("interrupted %v, intended %d, sent %d, dropped %v, completed %d; want an interrupted run of ~40 slots that adds up",
+			res.Interrupted, res.Intended, res.Sent, res.DroppedBy, res.Completed)
+	}
+}
+
+// The issue's under-provisioned run: 1000/s for 5 s, at most 10 in flight, a
+// 100 ms tool. The client can send about 100/s; every one of the 5,000
+// scheduled slots must still be counted and classified, and the ones never
+// sent must weigh on the corrected latency.
+func TestUnderProvisionedRunAccountsForEverySlot(t *testing.T) {
+	srv := startServer(t, stateless2026, nil)
+	p := mustProfile(t, `
+name: under-provisioned
+duration: 5s
+rate: {rps: 1000}
+max_in_flight: 10
+mix: [{weight: 1, method: tools/call, tool: sleep, arguments: {ms: 100}}]
+`)
+	res := runBounded(t, Options{Target: Target{URL: srv.URL}, Profile: p})
+	t.Logf("intended %d, sent %d, completed %d, dropped %v; corrected p50 %s p99 %s",
+		res.Intended, res.Sent, res.Completed, res.DroppedBy, fmtSeconds(res.Overall.Latency.P50), fmtSeconds(res.Overall.Latency.P99))
+	if res.Intended != 5000 {
+		t.Errorf("intended %d, want the whole schedule: 5000", res.Intended)
+	}
+	if res.Sent+res.Dropped != res.Intended || res.Completed > res.Sent {
+		t.Errorf("counters do not add up: intended %d, sent %d, dropped %d, completed %d", res.Intended, res.Sent, res.Dropped, res.Completed)
+	}
+	var byReason uint64
+	for _, n := range res.DroppedBy {
+		byReason += n
+	}
+	if byReason != res.Dropped || res.DroppedBy[DropDeadline] < 4000 {
+		t.Errorf("dropped %d by reason %v; want every drop classified, most of them deadline (waiting behind the cap at the end)", res.Dropped, res.DroppedBy)
+	}
+	// ~10 in flight × 10/s for 5 s: a few hundred sent, not thousands.
+	if res.Sent < 200 || res.Sent > 700 {
+		t.Errorf("sent %d, want about 500 (10 in flight × 100 ms for 5 s)", res.Sent)
+	}
+	// Most slots waited seconds by the end of the run: the corrected median shows it.
+	if res.Overall.Latency.P50 < 1 || res.Overall.Dropped != res.Dropped {
+		t.Errorf("corrected p50 %s, dropped in the overall row %d; want the unsent slots' waits counted (p50 ≥ 1 s)", fmtSeconds(res.Overall.Latency.P50), res.Overall.Dropped)
+	}
 }

@@ -103,6 +103,14 @@ func FuzzProfile(f *testing.F) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("parsed profile fails validation: %v", err)
 		}
+		if p.needsTool() {
+			// What the run does once it knows the tool (auto: asks the server).
+			name := p.Tool
+			if name == ToolAuto {
+				name = "echo"
+			}
+			p = p.WithTool(name, nil)
+		}
 		if _, err := newMixTable(p.Mix, Era20260728); err != nil {
 			t.Fatalf("valid profile's mix does not encode: %v", err)
 		}

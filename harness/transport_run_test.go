@@ -47,8 +47,8 @@ func TestRunOverEveryTransport(t *testing.T) {
 			res := runBounded(t, Options{Target: tc.target(t), Profile: mustProfile(t, shortProfile)})
 			// A ramp from 50/s to 150/s over 1 s intends about 100 requests.
 			if res.Intended < 90 || res.Intended > 110 || res.Errors != 0 || res.Sent != res.Intended {
-				t.Errorf("intended %d, sent %d, errors %d (%v); want about 100, all sent, none failed",
-					res.Intended, res.Sent, res.Errors, res.ErrorSamples)
+				t.Errorf("intended %d, sent %d (dropped %v), errors %d (%v); want about 100, all sent, none failed",
+					res.Intended, res.Sent, res.DroppedBy, res.Errors, res.ErrorSamples)
 			}
 		})
 	}
@@ -114,7 +114,8 @@ func TestLiveMetricsAndRecording(t *testing.T) {
 	for _, name := range []string{
 		`mcp_client_operation_duration_seconds_bucket{error_type="",gen_ai_tool_name="echo",mcp_method_name="tools/call",tier="1",le="0.0001"}`,
 		"andon_harness_requests_intended_total", "andon_harness_requests_sent_total",
-		"andon_harness_in_flight", "andon_harness_active_sessions 2",
+		"andon_harness_in_flight", "andon_harness_active_sessions 2", "andon_harness_open_connections",
+		`andon_harness_requests_dropped_total{reason="in_flight_cap"} 0`, `andon_harness_requests_dropped_total{reason="interrupted"} 0`,
 	} {
 		if !strings.Contains(live, name) {
 			t.Errorf("live /metrics lacks %s", name)

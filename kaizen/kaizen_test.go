@@ -22,7 +22,11 @@ var start = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 // two days, an operating-limit andon overlapping another on svc, one still open.
 func history(t *testing.T) ([]andon.Andon, time.Time) {
 	t.Helper()
-	store, err := andon.OpenSQLite(filepath.Join(t.TempDir(), "andon.db"))
+	path := filepath.Join(t.TempDir(), "andon.db")
+	if _, err := andon.InitSQLite(path, start); err != nil {
+		t.Fatal(err)
+	}
+	store, err := andon.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}

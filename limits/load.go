@@ -19,16 +19,34 @@ import (
 // Load reads, defaults and validates the spec at path. It returns the spec and every diagnostic;
 // err is non-nil (a Diagnostics of the errors) when the spec cannot be used.
 func Load(path string) (*Spec, Diagnostics, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading spec: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, not the whole input: /dev/zero is a file too.
+	data, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading spec: %w", err)
 	}
 	return Parse(path, data)
 }
 
+// Bounds on a spec, far above any real one, so that hostile input costs
+// little: its size, and the keys of one mapping (checked in one linear pass
+// before decoding, whose duplicate-key check grows with their square).
+const (
+	MaxSpecBytes   = 4 << 20
+	maxMappingKeys = 1000
+)
+
 // Parse is Load on bytes; name is used in diagnostics.
 func Parse(name string, data []byte) (*Spec, Diagnostics, error) {
 	c := &collector{file: name}
+	if len(data) > MaxSpecBytes {
+		c.errorf(Pos{1, 1}, "the spec is larger than %d bytes: is it the right file?", MaxSpecBytes)
+		return nil, c.ds, c.ds.Errors()
+	}
 	spec := decode(c, data)
 	if spec != nil {
 		spec.File = name
@@ -68,6 +86,10 @@ func decode(c *collector, data []byte) *Spec {
 		c.errorf(posOf(root), "the spec must be a YAML mapping with keys such as service, selector, levels and signals")
 		return nil
 	}
+	if n, wide := widestMapping(root); n > maxMappingKeys {
+		c.errorf(posOf(wide), "a mapping with %d keys: a spec has at most %d in one mapping", n, maxMappingKeys)
+		return nil
+	}
 	spec := &Spec{Pos: posOf(root)}
 	if err := root.Decode(spec); err != nil {
 		yamlError(c, err, data, root)
@@ -79,6 +101,21 @@ func decode(c *collector, data []byte) *Spec {
 		return nil
 	}
 	return spec
+}
+
+// widestMapping returns the mapping node with the most keys and their number, in one pass.
+func widestMapping(n *yaml.Node) (int, *yaml.Node) {
+	best, widest := 0, n
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode && len(n.Content)/2 > best {
+			best, widest = len(n.Content)/2, n
+		}
+		stack = append(stack, n.Content...)
+	}
+	return best, widest
 }
 
 // yamlError turns a yaml.v3 error into diagnostics with the best position it offers; where

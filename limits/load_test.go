@@ -2,6 +2,7 @@ package limits
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,24 @@ func TestDefaultWindowsGrowWithASlowScrape(t *testing.T) {
 		w := spec.Levels.Get(l).Windows
 		if w.Short.D() < 2*spec.ScrapeInterval.D() || w.Long.D() <= w.Short.D() {
 			t.Errorf("%s: windows %s & %s do not hold two 1m scrapes", l, w.Short, w.Long)
+		}
+	}
+}
+
+// Hostile input costs little: a huge mapping is refused in one linear pass,
+// and Load reads no more than MaxSpecBytes (+1) of an endless file.
+func TestHostileSpecInputIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("service: x\n")
+	for i := range 80000 {
+		fmt.Fprintf(&b, "k%d: 1\n", i)
+	}
+	if _, _, err := Parse("wide.yaml", []byte(b.String())); err == nil || !strings.Contains(err.Error(), "a mapping with 80001 keys") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		if _, _, err := Load("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Fatalf("Load(/dev/zero): %v", err)
 		}
 	}
 }

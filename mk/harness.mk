@@ -24,8 +24,36 @@ $(VEGETA): tools/vegeta/go.mod tools/vegeta/go.sum
 	cd tools/vegeta && $(GO) build -trimpath -o $(VEGETA) github.com/tsenart/vegeta/v12
 	@touch $(VEGETA)
 
-## bench-harness: maximum sustainable rate and CPU per 1,000 requests, harness vs vegeta, same loopback endpoint.
-bench-harness: $(VEGETA)
-	$(GO) run ./harness/bench -vegeta $(VEGETA)
+## bench-harness: `andon load` and vegeta as whole processes on the same loopback endpoint: latency at
+## each rate, CPU per 1,000 requests from the OS, the maximum rate each sustains.
+bench-harness: $(VEGETA) build
+	$(GO) run ./harness/bench -vegeta $(VEGETA) -andon $(ANDON)
 
 BENCH_TARGETS += bench-harness
+
+# The official "everything" MCP server (npm), a server nobody here wrote: the
+# seed profiles must run against it unchanged. Pinned; installed under .cache/npm.
+EVERYTHING_VERSION := 2026.8.31
+EVERYTHING         := $(CACHE)/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+
+.PHONY: everything-server test-interop nodejs
+
+## nodejs: Node and npm from Debian when missing (CI runs as root with apt reachable).
+nodejs:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
+	else echo ">> installing nodejs and npm (apt)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; fi
+
+$(EVERYTHING): | nodejs
+	@echo ">> installing @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION) (npm)"
+	npm install --prefix $(CACHE)/npm --no-audit --no-fund --loglevel=error @modelcontextprotocol/server-everything@$(EVERYTHING_VERSION)
+	@touch $(EVERYTHING)
+
+everything-server: $(EVERYTHING)
+
+## test-interop: the seed profiles against the official everything server (fails instead of skipping).
+test-interop: everything-server
+	ANDON_REQUIRE_EVERYTHING=1 $(GO) test -count=1 -run 'TestSeedProfilesAgainstTheEverythingServer|TestEverythingServerOverLegacySSEAndStdio' ./harness/
+
+TEST_TARGETS += test-interop

@@ -145,13 +145,14 @@ receivers:
 func TestRestartedReceiverRevertsWhatItsPredecessorApplied(t *testing.T) {
 	ctl, svcURL := startAdmission(t)
 	cfg := fmt.Sprintf(`db: %s
+insecure_no_auth: true
 actuator:
   defaults: {hold_down: 50ms}
   services:
     svc:
       token: svc-token
       instances: [{name: i0, url: '%s/admin/admission'}]
-`, filepath.Join(t.TempDir(), "andon.db"), svcURL)
+`, newLedger(t), svcURL)
 	receive := func(status string) {
 		c, err := ParseConfig([]byte(cfg))
 		if err != nil {

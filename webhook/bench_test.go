@@ -129,3 +129,77 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkIngestBesideHuge: fair ingest. Small (1-alert) notifications
+// offered open loop at 200/s, their ack latency measured alone and while
+// notifications of 12,000 alerts are ingested back to back beside them. The
+// writer commits a huge notification in bounded chunks, so the small ones
+// are committed between its chunks instead of waiting for all of it.
+func BenchmarkIngestBesideHuge(b *testing.B) {
+	const rate, huge = 200, 12000
+	for _, beside := range []bool{false, true} {
+		b.Run(fmt.Sprint("huge_beside=", beside), func(b *testing.B) {
+			const senders = 32
+			_, url := testServer(b, "max_body_bytes: 67108864\n")
+			ing := &ingestBench{url: url, bodies: make([][]byte, b.N),
+				client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}},
+				hist:   hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3)}
+			for i := range ing.bodies {
+				ing.bodies[i] = encode(payload(fmt.Sprintf(`{}:{small="%d"}`, i), 1, "firing"))
+			}
+			// Encoded before the clock starts: the sender's own JSON work is not the server's.
+			var huges [][]byte
+			if beside {
+				for i := range 8 {
+					huges = append(huges, encode(payload(fmt.Sprintf(`{}:{huge="%d"}`, i), huge, "firing")))
+				}
+			}
+			stop := make(chan struct{})
+			var hugeWG sync.WaitGroup
+			var hugeDone int
+			var hugeTime time.Duration
+			if beside {
+				hugeWG.Go(func() {
+					for _, body := range huges {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						t0 := time.Now()
+						resp, err := http.Post(url+"/webhook", "application/json", bytesReader(body))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						drain(resp)
+						if resp.StatusCode != http.StatusOK {
+							b.Errorf("huge notification: status %d", resp.StatusCode)
+							return
+						}
+						hugeTime += time.Since(t0)
+						hugeDone++
+					}
+				})
+				time.Sleep(200 * time.Millisecond) // the first huge notification is being ingested
+			}
+			interval := time.Second / rate
+			b.ResetTimer()
+			start := time.Now().Add(10 * time.Millisecond)
+			ing.run(b, senders, func(i int) time.Time {
+				due := start.Add(time.Duration(i) * interval)
+				time.Sleep(time.Until(due))
+				return due
+			})
+			b.StopTimer()
+			close(stop)
+			hugeWG.Wait()
+			b.ReportMetric(float64(ing.hist.ValueAtQuantile(50))/1000, "p50_ack_ms")
+			b.ReportMetric(float64(ing.hist.ValueAtQuantile(99))/1000, "p99_ack_ms")
+			b.ReportMetric(float64(ing.hist.Max())/1000, "max_ack_ms")
+			if hugeDone > 0 {
+				b.ReportMetric(hugeTime.Seconds()/float64(hugeDone), "s/huge_notification")
+			}
+		})
+	}
+}

@@ -9,20 +9,27 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/actuator"
+	"github.com/andon-sre/andon/andon"
 	"github.com/andon-sre/andon/notify"
 )
 
-// Config is the file given to 'andon webhook --config'. Everything has a
-// default, so an empty file runs with an andon.db next to the process.
+// Config is the file given to 'andon webhook --config'. Authentication is
+// required (a bearer token, or insecure_no_auth on loopback); everything else
+// has a default.
 type Config struct {
-	// DB is the SQLite file (created if missing). Default andon.db.
+	// DB is the SQLite ledger (made by 'andon init', or by --init on first start). Default andon.db.
 	DB string `yaml:"db"`
+	// SigningKeyFile is the ed25519 private key ('andon keygen') receipts are signed with.
+	SigningKeyFile string `yaml:"signing_key_file"`
 	// ReceiptsDir, when set, also receives every receipt as a JSON file.
 	ReceiptsDir string `yaml:"receipts_dir"`
 	// BearerToken (or BearerTokenFile) is required on /webhook and /api/v1
 	// when set. TLS and basic auth come from --web.config.file.
 	BearerToken     string `yaml:"bearer_token"`
 	BearerTokenFile string `yaml:"bearer_token_file"`
+	// InsecureNoAuth runs without a bearer token: then the receiver listens
+	// on loopback only and warns. Without it, a missing token is an error.
+	InsecureNoAuth bool `yaml:"insecure_no_auth"`
 	// MaxBodyBytes bounds a notification (default 4 MiB); larger is 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// AndonStage is the stage recorded on alert-driven andons (default "operate").
@@ -64,15 +71,31 @@ func ParseConfig(b []byte) (*Config, error) {
 	if c.AndonStage == "" {
 		c.AndonStage = "operate"
 	}
+	if _, err := andon.NormalizeID("andon_stage", c.AndonStage); err != nil {
+		return nil, err
+	}
 	if c.MaxBodyBytes < 1024 {
 		return nil, fmt.Errorf("max_body_bytes %d is too small for any notification: use at least 1024", c.MaxBodyBytes)
 	}
 	if c.BearerTokenFile != "" {
+		if c.BearerToken != "" {
+			return nil, errors.New("give bearer_token or bearer_token_file, not both")
+		}
 		t, err := os.ReadFile(c.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("bearer_token_file: %w", err)
 		}
-		c.BearerToken = strings.TrimSpace(string(t))
+		if c.BearerToken = strings.TrimSpace(string(t)); c.BearerToken == "" {
+			return nil, fmt.Errorf("bearer_token_file %s is empty: an empty token would turn authentication off; write the token into it", c.BearerTokenFile)
+		}
+	}
+	switch {
+	case c.BearerToken != "" && c.InsecureNoAuth:
+		return nil, errors.New("insecure_no_auth: true with a bearer token: choose one")
+	case c.BearerToken == "" && !c.InsecureNoAuth && c.BearerTokenFile == "":
+		return nil, errors.New("no bearer_token or bearer_token_file: the receiver acts on services and answers the CI gate, so it needs authentication; set one, or insecure_no_auth: true to run without (loopback only)")
+	case c.BearerToken != "" && strings.TrimSpace(c.BearerToken) != c.BearerToken:
+		return nil, errors.New("bearer_token has surrounding spaces: a client would never send them")
 	}
 	if err := checkNotifications(c); err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ func childMain() {
 	addrs := []string{os.Getenv("ANDON_WEBHOOK_TEST_ADDR")}
 	webConfig := ""
 	systemd := false
-	err := Run(ctx, RunOptions{ConfigFile: os.Getenv("ANDON_WEBHOOK_TEST_CONFIG"), Web: &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfig}})
+	err := Run(ctx, RunOptions{ConfigFile: os.Getenv("ANDON_WEBHOOK_TEST_CONFIG"), Init: true, Web: &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfig}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -77,7 +77,7 @@ func TestKill9KeepsEveryAcknowledgedNotification(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "andon.db")
 	cfgPath := filepath.Join(dir, "webhook.yml")
-	if err := os.WriteFile(cfgPath, []byte("db: "+db+"\nreceipts_dir: "+dir+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("db: "+db+"\nreceipts_dir: "+dir+"\ninsecure_no_auth: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)

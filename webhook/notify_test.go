@@ -87,11 +87,11 @@ func TestAndonEventsReachAnEndpointAsSignedCloudEvents(t *testing.T) {
 }
 
 func TestNotificationsConfigErrorsNameTheSection(t *testing.T) {
-	_, err := ParseConfig([]byte("notifications:\n  endpoints: [{url: 'ftp://x', secret: 0123456789abcdef}]\n"))
+	_, err := ParseConfig([]byte("insecure_no_auth: true\nnotifications:\n  endpoints: [{url: 'ftp://x', secret: 0123456789abcdef}]\n"))
 	if err == nil || !strings.Contains(err.Error(), "notifications: endpoints[0]: url") {
 		t.Fatalf("error %v", err)
 	}
-	_, err = ParseConfig([]byte("notify_andon_triggered: true\n"))
+	_, err = ParseConfig([]byte("insecure_no_auth: true\nnotify_andon_triggered: true\n"))
 	if err == nil || !strings.Contains(err.Error(), "notify_andon_triggered") {
 		t.Fatalf("an unknown key is refused, saying which: %v", err)
 	}

@@ -3,19 +3,26 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/andon-sre/andon/andon"
 )
 
 // RunOptions are the command line of 'andon webhook'.
 type RunOptions struct {
 	ConfigFile string
+	Init       bool            // create the ledger when its file does not exist yet
 	Web        *web.FlagConfig // listen addresses and --web.config.file (TLS, basic auth)
 	Logger     *slog.Logger
 }
@@ -31,6 +38,26 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	loopback := listensOnLoopback(o.Web)
+	if cfg.InsecureNoAuth {
+		var addrs []string
+		if o.Web != nil && o.Web.WebListenAddresses != nil {
+			addrs = *o.Web.WebListenAddresses
+		}
+		if !loopback {
+			return fmt.Errorf("insecure_no_auth: true needs --web.listen-address on loopback (127.0.0.1:PORT or [::1]:PORT) and no systemd socket, not %q: without authentication anyone who reaches it could trigger and resolve andons", strings.Join(addrs, ", "))
+		}
+		log.Warn("running WITHOUT authentication (insecure_no_auth): listening on loopback only", "addresses", addrs)
+	}
+	if o.Init {
+		if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
+			id, err := andon.InitSQLite(cfg.DB, time.Now())
+			if err != nil {
+				return err
+			}
+			log.Info("created a new ledger (--init)", "db", cfg.DB, "ledger_id", id.ID)
+		}
+	}
 	s, err := New(cfg, log)
 	if err != nil {
 		return err
@@ -41,11 +68,14 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, o.Web, log) }()
-	log.Info("andon webhook started", "config", o.ConfigFile, "db", cfg.DB)
+	log.Info("andon webhook started", "config", o.ConfigFile, "db", cfg.DB, "ledger_id", s.ledger.Store.Identity().ID)
 	for {
 		select {
 		case <-hup:
 			next, err := LoadConfig(o.ConfigFile)
+			if err == nil && next.InsecureNoAuth && !loopback {
+				err = errors.New("insecure_no_auth needs a loopback listen address: restart with one")
+			}
 			if err != nil {
 				log.Error("config reload failed, keeping the running config", "err", err)
 				continue
@@ -63,4 +93,22 @@ func Run(ctx context.Context, o RunOptions) error {
 			return errors.Join(err, s.Close())
 		}
 	}
+}
+
+// listensOnLoopback: every listen address names a loopback host. An empty
+// host (":9095") means every interface, and a socket from systemd is unknown.
+func listensOnLoopback(w *web.FlagConfig) bool {
+	if w == nil || w.WebListenAddresses == nil || len(*w.WebListenAddresses) == 0 || (w.WebSystemdSocket != nil && *w.WebSystemdSocket) {
+		return false
+	}
+	for _, a := range *w.WebListenAddresses {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return false
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,13 +20,28 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/andon-sre/andon/andon"
 )
 
-// testServer runs the real Server (real SQLite file) behind a loopback listener.
+// newLedger creates a ledger file, as 'andon init' does, and returns its path.
+func newLedger(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "andon.db")
+	if _, err := andon.InitSQLite(path, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testServer runs the real Server (real SQLite file) behind a loopback
+// listener; without a bearer token in config, it runs insecure_no_auth.
 func testServer(t testing.TB, config string) (*Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := ParseConfig([]byte("db: " + filepath.Join(dir, "andon.db") + "\n" + config))
+	if !strings.Contains(config, "bearer_token") {
+		config += "\ninsecure_no_auth: true\n"
+	}
+	cfg, err := ParseConfig([]byte("db: " + newLedger(t) + "\n" + config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +257,21 @@ func TestReloadSwapsToken(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	emptyFile, blankFile := filepath.Join(dir, "empty"), filepath.Join(dir, "blank")
+	os.WriteFile(emptyFile, nil, 0o600)
+	os.WriteFile(blankFile, []byte(" \n\t\n"), 0o600)
 	cases := []struct{ name, yaml, want string }{
 		{"unknown keys fail", "dbb: x", "field dbb not found"},
-		{"an invalid inline actuator policy fails", "actuator: {defaults: {max_shed_fraction: 2}}", "max_shed_fraction"},
-		{"inline and file policy together fail", "actuator: {dry_run: true}\nactuator_file: x.yaml", "not both"},
-		{"a tiny body limit fails", "max_body_bytes: 10", "too small"},
+		{"an invalid inline actuator policy fails", "bearer_token: t\nactuator: {defaults: {max_shed_fraction: 2}}", "max_shed_fraction"},
+		{"inline and file policy together fail", "bearer_token: t\nactuator: {dry_run: true}\nactuator_file: x.yaml", "not both"},
+		{"a tiny body limit fails", "bearer_token: t\nmax_body_bytes: 10", "too small"},
+		{"no authentication at all fails", "db: x.db", "needs authentication"},
+		{"an empty config fails", "{}", "needs authentication"},
+		{"an empty token file fails", "bearer_token_file: " + emptyFile, "is empty"},
+		{"a whitespace-only token file fails", "bearer_token_file: " + blankFile, "is empty"},
+		{"an unreadable token file fails", "bearer_token_file: /nonexistent/token", "bearer_token_file"},
+		{"a token and insecure_no_auth together fail", "bearer_token: t\ninsecure_no_auth: true", "choose one"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -279,7 +305,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	webCfg := filepath.Join(dir, "web.yml")
 	// bcrypt of "s3cret", as in Prometheus' web config files.
 	os.WriteFile(webCfg, []byte("basic_auth_users:\n  alertmanager: $2a$04$ncCJ5AdWYGvD/q3EmnuTi.DZJMp6Xx9SaPSh4bekRUflAyqC1OyLO\n"), 0o644)
-	cfg, _ := ParseConfig([]byte("db: " + filepath.Join(dir, "a.db")))
+	cfg, _ := ParseConfig([]byte("db: " + newLedger(t) + "\ninsecure_no_auth: true"))
 	s, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -315,5 +341,97 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		if resp.StatusCode != c.want {
 			t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
 		}
+	}
+}
+
+// With signing_key_file the receiver signs its receipts; restarted without
+// the key on a signed ledger, it refuses to start instead of failing every write.
+func TestSignedLedgerNeedsItsKeyToStart(t *testing.T) {
+	db := newLedger(t)
+	key := filepath.Join(t.TempDir(), "receipts.key")
+	if _, err := andon.GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig([]byte("db: " + db + "\ninsecure_no_auth: true\nsigning_key_file: " + key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	if code, a := post(t, srv.URL, "", encode(payload("g", 1, "firing")), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
+		t.Fatalf("status %d, ack %+v", code, a)
+	}
+	head, err := s.Ledger().Store.Head(context.Background())
+	if err != nil || head.KeyID == "" || head.Signature == "" {
+		t.Fatalf("head receipt %+v, %v: want it signed", head, err)
+	}
+	srv.Close()
+	s.Close()
+	cfg, _ = ParseConfig([]byte("db: " + db + "\ninsecure_no_auth: true"))
+	if s, err := New(cfg, nil); !errors.Is(err, andon.ErrKeyRequired) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("restart without the key: %v; want ErrKeyRequired", err)
+	}
+}
+
+// Only loopback addresses count as loopback for insecure_no_auth.
+func TestInsecureNoAuthListensOnLoopbackOnly(t *testing.T) {
+	for addrs, want := range map[string]bool{
+		"127.0.0.1:9095": true, "[::1]:9095": true, "localhost:9095": true,
+		":9095": false, "0.0.0.0:9095": false, "10.0.0.1:9095": false, "127.0.0.1:1,:2": false,
+	} {
+		list := strings.Split(addrs, ",")
+		if got := listensOnLoopback(&web.FlagConfig{WebListenAddresses: &list}); got != want {
+			t.Errorf("%s: loopback %v, want %v", addrs, got, want)
+		}
+	}
+}
+
+// 'andon webhook' does not start with an empty token file, nor without
+// authentication on a non-loopback address; --init creates a missing ledger only.
+func TestRunRefusesAnOpenDoor(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "token")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	db := filepath.Join(dir, "l.db")
+	for _, c := range []struct{ name, config, addr, want string }{
+		{"an empty token file", "db: " + db + "\nbearer_token_file: " + empty, "127.0.0.1:0", "is empty"},
+		{"no authentication on every interface", "db: " + db + "\ninsecure_no_auth: true", ":0", "needs --web.listen-address on loopback"},
+		{"a missing ledger without --init", "db: " + db + "\ninsecure_no_auth: true", "127.0.0.1:0", "no such file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "webhook.yml")
+			os.WriteFile(cfg, []byte(c.config), 0o644)
+			addrs, systemd, webCfg := []string{c.addr}, false, ""
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := Run(ctx, RunOptions{ConfigFile: cfg, Web: &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webCfg}})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Run = %v; want an error saying %q", err, c.want)
+			}
+			if _, err := os.Stat(db); err == nil {
+				t.Fatal("a ledger was created")
+			}
+		})
+	}
+}
+
+// A service label the ledger would refuse as a sku still stops the line,
+// under its escaped spelling: the notification is recorded, not refused.
+func TestInvisibleServiceLabelStillStopsTheLine(t *testing.T) {
+	s, url := testServer(t, "")
+	m := payload("g", 1, "firing")
+	m.Alerts[0].Labels["service"] = "svc\u200bx"
+	if code, a := post(t, url, "", encode(m), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
+		t.Fatalf("status %d, ack %+v", code, a)
+	}
+	g, err := s.Ledger().Gate(context.Background(), `svc\u{200B}x`, "deploy")
+	if err != nil || g.Proceed {
+		t.Fatalf("gate of the escaped sku: %+v %v; want blocked", g, err)
 	}
 }

@@ -466,6 +466,7 @@ func TestAdminAPIRejectsBadInput(t *testing.T) {
 		{"a wrong type is refused", "PUT", `{"reject_new":"yes","ttl":"1m"}`, "", 400, "reject_new"},
 		{"malformed JSON is refused", "PUT", `{"reject_new":`, "", 400, "JSON"},
 		{"trailing data is refused", "PUT", `{"reject_new":false} {}`, "", 400, "after the JSON object"},
+		{"a null body is refused, not read as an empty update", "PUT", `null`, "", 400, "not a JSON object"},
 		{"a long reason is refused", "PUT", `{"reason":"` + strings.Repeat("x", 300) + `"}`, "", 400, "reason"},
 		{"DELETE is not allowed", "DELETE", ``, "", 405, "PUT"},
 		{"a missing token is unauthorized", "GET", ``, "-", 401, "bearer token"},

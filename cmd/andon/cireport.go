@@ -78,7 +78,7 @@ func (c *ciReportFlags) trigger(f *ledgerFlags, format cireport.Format, file str
 			fmt.Fprintf(w, "no failures in %s (%s, %d test(s)): no andon opened\n", file, format, rep.Tests)
 		})
 	}
-	return f.with(func(ctx context.Context, api andon.API) error {
+	return f.with(true, func(ctx context.Context, api andon.API) error {
 		opened := make([]andon.Andon, 0, len(trs))
 		var created []bool
 		for _, t := range trs {

@@ -18,6 +18,7 @@ func TestTriggerFromCIReports(t *testing.T) {
 	r := cireporttest.Produce(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "andon.db")
+	initLedger(t, db)
 
 	code, out := runLedgerCLIOut(t, "trigger", "--db", db, "--sku", "build-7", "--from-junit", r.JUnitFile, "--detail", "commit=abc123", "-o", "json")
 	var opened []andon.Andon

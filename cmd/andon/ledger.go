@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -17,20 +18,28 @@ import (
 // ledgerFlags choose the ledger: the SQLite file (--db) or a running
 // 'andon webhook' (--url); both offer the same verbs.
 type ledgerFlags struct {
-	db, url, token, receipts, output string
+	db, url, token, receipts, output, signingKey string
+	publicKeys                                   []string
 }
 
 func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
-	cmd.Flag("db", "SQLite ledger file to use directly.").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
+	cmd.Flag("db", "SQLite ledger file to use directly (made by 'andon init').").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
 	cmd.Flag("url", "Use the ledger of a running 'andon webhook' at this URL instead of --db.").Envar("ANDON_URL").StringVar(&f.url)
 	cmd.Flag("token", "Bearer token for --url.").Envar("ANDON_TOKEN").StringVar(&f.token)
 	cmd.Flag("receipts-dir", "Also write receipts as JSON files here (and verify them) when using --db.").Envar("ANDON_RECEIPTS_DIR").StringVar(&f.receipts)
 	cmd.Flag("output", "Output format.").Short('o').Default(andon.FormatText).EnumVar(&f.output, andon.FormatText, andon.FormatJSON)
 }
 
-// with runs fn against the chosen ledger. A ledger that cannot be reached
-// exits 2, like a usage error, never 1: for 'gate' 1 means blocked.
-func (f *ledgerFlags) with(fn func(ctx context.Context, api andon.API) error) error {
+// addSigning adds --signing-key to the verbs that write receipts.
+func (f *ledgerFlags) addSigning(cmd *kingpin.CmdClause) {
+	cmd.Flag("signing-key", "Private key (from 'andon keygen') to sign the receipts with, when using --db; required once the ledger's receipts are signed.").Envar("ANDON_SIGNING_KEY").StringVar(&f.signingKey)
+}
+
+// with runs fn against the chosen ledger. A ledger that cannot be reached,
+// or a file that is not an andon ledger, exits 2, like a usage error, never
+// 1: for 'gate' 1 means blocked. write binds --receipts-dir to the ledger
+// before receipts are written into it.
+func (f *ledgerFlags) with(write bool, fn func(ctx context.Context, api andon.API) error) error {
 	ctx := context.Background()
 	if f.url != "" {
 		return fn(ctx, &andon.Client{URL: f.url, BearerToken: f.token})
@@ -40,24 +49,32 @@ func (f *ledgerFlags) with(fn func(ctx context.Context, api andon.API) error) er
 		return noAnswer(err)
 	}
 	defer store.Close()
-	return fn(ctx, &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger})
-}
-
-// read is with for the verbs that only read: a missing --db file is an
-// error (a typo must not turn into an empty ledger where every gate proceeds).
-func (f *ledgerFlags) read(fn func(ctx context.Context, api andon.API) error) error {
-	if f.url == "" {
-		if _, err := os.Stat(f.db); err != nil {
-			return noAnswer(fmt.Errorf("no ledger at --db %s (%w): pass the file 'andon webhook' or 'andon trigger' writes, or --url", f.db, err))
+	if f.signingKey != "" {
+		sg, err := andon.LoadSigner(f.signingKey)
+		if err != nil {
+			return noAnswer(err)
+		}
+		store.SetSigner(sg)
+	}
+	l := &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger}
+	if len(f.publicKeys) > 0 {
+		if l.Keys, err = andon.LoadKeyring(f.publicKeys); err != nil {
+			return noAnswer(err)
 		}
 	}
-	return f.with(fn)
+	if write && f.receipts != "" {
+		if err := andon.BindReceiptsDir(f.receipts, store.Identity().ID); err != nil {
+			return noAnswer(err)
+		}
+	}
+	return fn(ctx, l)
 }
 
 // refused exits 1 when the ledger answered no (invalid request, unknown id,
-// already resolved) and 2 when it could not be reached.
+// already resolved) and 2 when it could not answer: unreachable, not a
+// ledger, or its state does not match its receipt chain.
 func refused(err error) error {
-	if errors.Is(err, andon.ErrUnavailable) {
+	if errors.Is(err, andon.ErrUnavailable) || errors.Is(err, andon.ErrNotLedger) || errors.Is(err, andon.ErrTampered) {
 		return noAnswer(err)
 	}
 	return failure(err)
@@ -74,8 +91,31 @@ func (f *ledgerFlags) print(v any, text func(io.Writer)) error {
 func registerLedger(app *kingpin.Application) {
 	var f ledgerFlags
 
+	ini := app.Command("init", "Create a new, empty ledger file (it must not exist) with its own identity; every other verb refuses a file that is not a ledger.")
+	iniDB := ini.Flag("db", "SQLite ledger file to create.").Envar("ANDON_DB").Default("andon.db").String()
+	ini.Action(func(*kingpin.ParseContext) error {
+		id, err := andon.InitSQLite(*iniDB, time.Now())
+		if err != nil {
+			return noAnswer(err)
+		}
+		fmt.Printf("created ledger %s at %s\n", id.ID, *iniDB)
+		return nil
+	})
+
+	kg := app.Command("keygen", "Create an ed25519 key to sign receipts with: FILE (private, mode 0600) and FILE.pub (for 'receipts verify --public-key').")
+	kgFile := kg.Arg("file", "Private key file to create (never overwritten).").Required().String()
+	kg.Action(func(*kingpin.ParseContext) error {
+		id, err := andon.GenerateKey(*kgFile)
+		if err != nil {
+			return noAnswer(err)
+		}
+		fmt.Printf("key %s: private %s, public %s.pub\n", id, *kgFile, *kgFile)
+		return nil
+	})
+
 	trig := app.Command("trigger", "Open an andon: stop the line for a sku.")
 	f.add(trig)
+	f.addSigning(trig)
 	var t andon.Trigger
 	var details []string
 	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+" (with --from-*: overrides the report's).").StringVar((*string)(&t.Type))
@@ -94,7 +134,7 @@ func registerLedger(app *kingpin.Application) {
 		if t.Type == "" {
 			return noAnswer(errors.New("required flag --type not provided (or open andons from a CI report with --from-junit, --from-go-test or --from-sarif)"))
 		}
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.with(true, func(ctx context.Context, api andon.API) error {
 			var err error
 			if t.Details, err = andon.ParseDetails(details); err != nil {
 				return failure(err)
@@ -112,10 +152,10 @@ func registerLedger(app *kingpin.Application) {
 	gateSKU := gate.Flag("sku", "Service or build to check.").Required().String()
 	gateStage := gate.Flag("stage", "Stage it wants to enter.").String()
 	gate.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			g, err := api.Gate(ctx, *gateSKU, *gateStage)
 			if err != nil {
-				return noAnswer(err)
+				return noAnswer(err) // fail closed: whatever the reason, no answer is never "proceed"
 			}
 			if err := f.print(g, func(w io.Writer) { andon.WriteGate(w, g, time.Now()) }); err != nil {
 				return err
@@ -129,6 +169,7 @@ func registerLedger(app *kingpin.Application) {
 
 	res := app.Command("resolve", "Resolve an andon; root cause, fix and prevention are required. Of racing resolvers exactly one wins.")
 	f.add(res)
+	f.addSigning(res)
 	resID := res.Arg("id", "Andon id.").Required().String()
 	var r andon.Resolution
 	res.Flag("root-cause", "Why it happened.").Required().StringVar(&r.RootCause)
@@ -136,7 +177,7 @@ func registerLedger(app *kingpin.Application) {
 	res.Flag("prevention", "What keeps it from happening again.").Required().StringVar(&r.PreventionAdded)
 	res.Flag("resolver", "Who resolves it (default: the user running andon).").Default(currentUser()).StringVar(&r.Resolver)
 	res.Action(func(*kingpin.ParseContext) error {
-		return f.with(func(ctx context.Context, api andon.API) error {
+		return f.with(true, func(ctx context.Context, api andon.API) error {
 			a, err := api.Resolve(ctx, *resID, r)
 			if err != nil {
 				return refused(err)
@@ -155,7 +196,7 @@ func registerLedger(app *kingpin.Application) {
 	list.Flag("type", "Only this failure type.").StringVar((*string)(&lf.Type))
 	list.Flag("limit", "At most this many.").Default("100").IntVar(&lf.Limit)
 	list.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			l, err := api.List(ctx, lf)
 			if err != nil {
 				return refused(err)
@@ -168,7 +209,7 @@ func registerLedger(app *kingpin.Application) {
 	f.add(show)
 	showID := show.Arg("id", "Andon id.").Required().String()
 	show.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			a, rs, err := api.Show(ctx, *showID)
 			if err != nil {
 				return refused(err)
@@ -182,7 +223,7 @@ func registerLedger(app *kingpin.Application) {
 	histSKU := hist.Flag("sku", "Service or build.").Required().String()
 	histLimit := hist.Flag("limit", "At most this many.").Default("1000").Int()
 	hist.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			l, err := api.List(ctx, andon.Filter{SKU: *histSKU, Limit: *histLimit})
 			if err != nil {
 				return refused(err)
@@ -192,10 +233,14 @@ func registerLedger(app *kingpin.Application) {
 	})
 
 	rcpt := app.Command("receipts", "Work with the receipt chain.")
-	verify := rcpt.Command("verify", "Check the receipt chain (and the receipt files with --receipts-dir): exit 0 intact, 1 changed or missing receipts.")
+	verify := rcpt.Command("verify", "Check the receipt chain against the andons table (and the receipt files with --receipts-dir, the signatures with --public-key): exit 0 intact, 1 changed or missing receipts.")
 	f.add(verify)
+	verify.Flag("public-key", "Public key file ('andon keygen' FILE.pub): every receipt must carry a valid signature by one of these keys (repeat for rotated keys). Needs --db: the check must not trust the server.").StringsVar(&f.publicKeys)
 	verify.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		if len(f.publicKeys) > 0 && f.url != "" {
+			return noAnswer(errors.New("--public-key needs --db: verify the signatures on the ledger file, not on a server's word"))
+		}
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			probs, err := api.Verify(ctx)
 			if err != nil {
 				return noAnswer(err)
@@ -214,10 +259,10 @@ func registerLedger(app *kingpin.Application) {
 	f.add(acts)
 	var af andon.ActionFilter
 	acts.Flag("service", "Only this service.").StringVar(&af.Service)
-	acts.Flag("result", "applied, dry_run, skipped or failed.").EnumVar(&af.Result, "", "applied", "dry_run", "skipped", "failed")
+	acts.Flag("result", strings.Join(andon.ActionResults, ", ")+".").EnumVar(&af.Result, append([]string{""}, andon.ActionResults...)...)
 	acts.Flag("limit", "At most this many.").Default("100").IntVar(&af.Limit)
 	acts.Action(func(*kingpin.ParseContext) error {
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			recs, err := api.Actions(ctx, af)
 			if err != nil {
 				return refused(err)

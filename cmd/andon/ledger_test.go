@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"database/sql"
 	"errors"
 	"net"
 	"os"
@@ -46,8 +48,17 @@ func runLedgerCLIOut(t *testing.T, args ...string) (int, string) {
 	return 2, string(b)
 }
 
+// initLedger runs 'andon init' and fails the test unless it succeeds.
+func initLedger(t *testing.T, db string) {
+	t.Helper()
+	if code, out := runLedgerCLIOut(t, "init", "--db", db); code != 0 || !strings.Contains(out, "created ledger LDG-") {
+		t.Fatalf("init: exit %d, printed %q", code, out)
+	}
+}
+
 func TestLedgerCLIGateFlow(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "andon.db")
+	initLedger(t, db)
 	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "bad_type", "--sku", "build-1"); code != 1 {
 		t.Fatalf("unknown type: exit %d", code)
 	}
@@ -89,9 +100,22 @@ func TestLedgerCLIGateFlow(t *testing.T) {
 func TestLedgerCLIExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "andon.db")
+	initLedger(t, db)
 	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1"); code != 0 {
 		t.Fatalf("trigger: exit %d", code)
 	}
+	empty := filepath.Join(dir, "empty.db")
+	os.WriteFile(empty, nil, 0o644)
+	foreign := filepath.Join(dir, "foreign.db")
+	fdb, err := sql.Open("sqlite", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fdb.Exec(`CREATE TABLE t (x); INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+	foreignBefore, _ := os.ReadFile(foreign)
 	garbage := filepath.Join(dir, "garbage.db")
 	if err := os.WriteFile(garbage, []byte("this is not a SQLite database, just text long enough to have a header"), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,6 +142,13 @@ func TestLedgerCLIExitCodes(t *testing.T) {
 		{"show of an unknown id is refused", []string{"show", "AND-NOPE", "--db", db}, 1},
 		{"verify of a missing ledger", []string{"receipts", "verify", "--db", filepath.Join(dir, "typo.db")}, 2},
 		{"list of a missing ledger", []string{"list", "--db", filepath.Join(dir, "typo.db")}, 2},
+		{"trigger on a missing ledger does not create one", []string{"trigger", "--db", filepath.Join(dir, "typo.db"), "--type", "test_failure", "--sku", "b"}, 2},
+		{"gate on an emptied (0 bytes) ledger", []string{"gate", "--db", empty, "--sku", "prod"}, 2},
+		{"trigger on an emptied ledger", []string{"trigger", "--db", empty, "--type", "test_failure", "--sku", "b"}, 2},
+		{"gate on another application's SQLite file", []string{"gate", "--db", foreign, "--sku", "prod"}, 2},
+		{"init over an existing ledger", []string{"init", "--db", db}, 2},
+		{"init over an empty file", []string{"init", "--db", empty}, 2},
+		{"list with a sku holding a control character", []string{"list", "--db", db, "--sku", "build\x1b"}, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,6 +158,67 @@ func TestLedgerCLIExitCodes(t *testing.T) {
 		})
 	}
 	if _, err := os.Stat(filepath.Join(dir, "typo.db")); err == nil {
-		t.Fatal("a read-only verb created the mistyped ledger file")
+		t.Fatal("a verb created the mistyped ledger file")
+	}
+	if b, _ := os.ReadFile(empty); len(b) != 0 {
+		t.Fatal("the emptied ledger was written")
+	}
+	if b, _ := os.ReadFile(foreign); !bytes.Equal(b, foreignBefore) {
+		t.Fatal("the foreign SQLite file was changed")
+	}
+}
+
+// Deleting or moving an andon row makes verify fail (1) and the gate give no answer (2).
+func TestLedgerCLITamperedStateFailsClosed(t *testing.T) {
+	for _, tamper := range []string{`DELETE FROM andons`, `UPDATE andons SET sku = 'other'`} {
+		t.Run(tamper, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "l.db")
+			initLedger(t, db)
+			runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod")
+			sdb, err := sql.Open("sqlite", db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sdb.Exec(tamper); err != nil {
+				t.Fatal(err)
+			}
+			sdb.Close()
+			if code := runLedgerCLI(t, "receipts", "verify", "--db", db); code != 1 {
+				t.Fatalf("verify: exit %d, want 1", code)
+			}
+			if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "prod"); code != 2 {
+				t.Fatalf("gate: exit %d, want 2", code)
+			}
+		})
+	}
+}
+
+// Signed receipts: verify --public-key passes with the right key, fails with another.
+func TestLedgerCLISignedReceipts(t *testing.T) {
+	dir := t.TempDir()
+	db, key, other := filepath.Join(dir, "l.db"), filepath.Join(dir, "k"), filepath.Join(dir, "other")
+	initLedger(t, db)
+	for _, k := range []string{key, other} {
+		if code := runLedgerCLI(t, "keygen", k); code != 0 {
+			t.Fatalf("keygen: exit %d", code)
+		}
+	}
+	if code := runLedgerCLI(t, "keygen", key); code != 2 {
+		t.Fatalf("keygen over an existing key: exit %d, want 2", code)
+	}
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--signing-key", key, "--type", "test_failure", "--sku", "prod"); code != 0 {
+		t.Fatalf("signed trigger: exit %d", code)
+	}
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod"); code != 2 {
+		t.Fatalf("unsigned trigger on a signed ledger: exit %d, want 2", code)
+	}
+	if code := runLedgerCLI(t, "receipts", "verify", "--db", db, "--public-key", key+".pub"); code != 0 {
+		t.Fatalf("verify with the key: exit %d", code)
+	}
+	if code := runLedgerCLI(t, "receipts", "verify", "--db", db, "--public-key", other+".pub"); code != 1 {
+		t.Fatalf("verify with another key: exit %d, want 1", code)
+	}
+	if code := runLedgerCLI(t, "receipts", "verify", "--url", "http://127.0.0.1:1", "--public-key", key+".pub"); code != 2 {
+		t.Fatalf("verify --public-key over --url: exit %d, want 2", code)
 	}
 }

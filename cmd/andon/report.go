@@ -48,7 +48,7 @@ func registerReport(app *kingpin.Application) {
 		if err := o.Validate(); err != nil {
 			return noAnswer(err)
 		}
-		return f.read(func(ctx context.Context, api andon.API) error {
+		return f.with(false, func(ctx context.Context, api andon.API) error {
 			all, err := api.List(ctx, andon.Filter{Limit: 1 << 30})
 			if err != nil {
 				return refused(err)

@@ -13,6 +13,7 @@ import (
 func TestReportWritesHTMLAndJSON(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "andon.db")
+	initLedger(t, db)
 	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "testing"); code != 0 {
 		t.Fatalf("trigger: exit %d", code)
 	}

@@ -240,7 +240,7 @@ func mergeAlertmanager(snippet []byte, repeat time.Duration) ([]byte, error) {
 }
 
 func (s *Stack) webhookArgs() []string {
-	return []string{"webhook", "--config=" + filepath.Join(s.cfg.Dir, "webhook.yml"),
+	return []string{"webhook", "--init", "--config=" + filepath.Join(s.cfg.Dir, "webhook.yml"),
 		"--web.listen-address=" + strings.TrimPrefix(s.Webhook, "http://")}
 }
 

@@ -5,6 +5,7 @@
 package httpjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,9 +24,9 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, limit int64) (int, er
 			return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: send application/json", ct)
 		}
 	}
+	var raw json.RawMessage
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return http.StatusRequestEntityTooLarge, fmt.Errorf("body is larger than %d bytes", tooBig.Limit)
@@ -35,7 +36,23 @@ func Decode(w http.ResponseWriter, r *http.Request, v any, limit int64) (int, er
 	if _, err := dec.Token(); err != io.EOF {
 		return http.StatusBadRequest, errors.New("body has data after the JSON object; send exactly one object")
 	}
+	// null (and any non-object) would decode into v as "nothing set".
+	if raw[0] != '{' {
+		return http.StatusBadRequest, fmt.Errorf("body is %s, not a JSON object: send {…}", truncate(raw))
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return http.StatusBadRequest, fmt.Errorf("body is not a valid JSON object for this endpoint: %w", err)
+	}
 	return 0, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 20 {
+		return string(b[:20]) + "…"
+	}
+	return string(b)
 }
 
 // Write answers status with v as indented JSON.

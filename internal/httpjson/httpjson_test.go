@@ -23,6 +23,9 @@ func TestDecodeAnswersEachBadBodyWithItsStatus(t *testing.T) {
 		{"another content type is 415", "text/plain", `{"name":"a"}`, http.StatusUnsupportedMediaType, "send application/json"},
 		{"an unknown field is 400", "application/json", `{"name":"a","nmae":"b"}`, http.StatusBadRequest, `unknown field "nmae"`},
 		{"data after the object is 400", "application/json", `{"name":"a"}{}`, http.StatusBadRequest, "data after the JSON object"},
+		{"null is 400, not an empty object", "application/json", `null`, http.StatusBadRequest, "not a JSON object"},
+		{"an array is 400", "application/json", ` [{"name":"a"}]`, http.StatusBadRequest, "not a JSON object"},
+		{"a string is 400", "application/json", `"a"`, http.StatusBadRequest, "not a JSON object"},
 		{"malformed JSON is 400", "application/json", `{"name":`, http.StatusBadRequest, "not a valid JSON object"},
 		{"a body over the limit is 413", "application/json", `{"name":"` + strings.Repeat("x", 100) + `"}`, http.StatusRequestEntityTooLarge, "larger than 64 bytes"},
 	}
