@@ -47,10 +47,10 @@ func TestTriggerValidation(t *testing.T) {
 		in   Trigger
 		ok   bool
 	}{
-		{"a known type and a sku opens an andon", Trigger{Type: TestFailure, SKU: "build-42", Stage: "test"}, true},
-		{"every listed type is accepted", Trigger{Type: SHACLViolation, SKU: "svc"}, true},
-		{"an unknown type is rejected", Trigger{Type: "bad_vibes", SKU: "svc"}, false},
-		{"an empty sku is rejected", Trigger{Type: TestFailure, SKU: " "}, false},
+		{"a known type and a sku opens an andon", Trigger{Type: TestFailure, SKU: "build-42", Stage: "testing"}, true},
+		{"every listed type is accepted", Trigger{Type: SHACLViolation, SKU: "svc", Stage: "testing"}, true},
+		{"an unknown type is rejected", Trigger{Type: "bad_vibes", SKU: "svc", Stage: "testing"}, false},
+		{"an empty sku is rejected", Trigger{Type: TestFailure, SKU: " ", Stage: "testing"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestTriggerValidation(t *testing.T) {
 func TestResolutionNeedsAllThree(t *testing.T) {
 	l, _ := openTest(t)
 	ctx := context.Background()
-	res, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	res, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	for _, r := range []Resolution{{FixApplied: "x", PreventionAdded: "y"}, {RootCause: "x", PreventionAdded: "y"}, {RootCause: "x", FixApplied: "y", PreventionAdded: "  "}} {
 		if _, err := l.Resolve(ctx, res.Andon.ID, r); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("resolve %+v: err = %v, want ErrInvalid", r, err)
@@ -85,19 +85,19 @@ func TestResolutionNeedsAllThree(t *testing.T) {
 func TestGateBlocksUntilResolved(t *testing.T) {
 	l, _ := openTest(t)
 	ctx := context.Background()
-	g, err := l.Gate(ctx, "svc", "deploy")
+	g, err := l.Gate(ctx, "svc", "deployment")
 	if err != nil || !g.Proceed {
 		t.Fatalf("empty ledger: %+v %v", g, err)
 	}
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "test"})
-	l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "other", Stage: "test"})
-	if g, _ = l.Gate(ctx, "svc", "deploy"); g.Proceed || len(g.Blocking) != 1 || g.Blocking[0].ID != a.Andon.ID {
+	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "other", Stage: "testing"})
+	if g, _ = l.Gate(ctx, "svc", "deployment"); g.Proceed || len(g.Blocking) != 1 || g.Blocking[0].ID != a.Andon.ID {
 		t.Fatalf("open andon must block every stage of its sku: %+v", g)
 	}
 	if _, err := l.Resolve(ctx, a.Andon.ID, fix); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ = l.Gate(ctx, "svc", "deploy"); !g.Proceed {
+	if g, _ = l.Gate(ctx, "svc", "deployment"); !g.Proceed {
 		t.Fatalf("resolved andon still blocks: %+v", g)
 	}
 }
@@ -105,7 +105,7 @@ func TestGateBlocksUntilResolved(t *testing.T) {
 func TestOriginOpensOnlyOnceWhileOpen(t *testing.T) {
 	l, _ := openTest(t)
 	ctx := context.Background()
-	tr := Trigger{Type: OperatingLimit, SKU: "svc", Origin: "svc/ErrorRatioRed/error_ratio"}
+	tr := Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/ErrorRatioRed/error_ratio"}
 	first, _ := l.Trigger(ctx, tr)
 	second, _ := l.Trigger(ctx, tr)
 	if !first.Created || second.Created || second.Andon.ID != first.Andon.ID {
@@ -126,7 +126,7 @@ func TestConcurrentTriggersAndRacingResolvers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprintf("sku-%d", i%7), Stage: "ci"})
+			res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprintf("sku-%d", i%7), Stage: "testing"})
 			if err != nil {
 				t.Error(err)
 			}
@@ -185,7 +185,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			l, path := openTest(t)
 			ctx := context.Background()
 			for i := range 3 {
-				a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: fmt.Sprint(i)})
+				a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: DefaultStages[i]})
 				if i == 2 {
 					l.Resolve(ctx, a.Andon.ID, fix)
 				}
@@ -212,7 +212,7 @@ func TestReceiptFiles(t *testing.T) {
 	l, _ := openTest(t)
 	l.ReceiptsDir = t.TempDir()
 	ctx := context.Background()
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	l.Resolve(ctx, a.Andon.ID, fix)
 	if probs, err := l.Verify(ctx); err != nil || len(probs) != 0 {
 		t.Fatalf("%v %v", probs, err)
@@ -230,8 +230,8 @@ func TestMetricsReadTheStore(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	l.Metrics = NewMetrics(reg, l.Store)
 	ctx := context.Background()
-	a, _ := l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc"})
-	l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc"})
+	a, _ := l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc", Stage: "testing"})
 	if got := testutil.ToFloat64(l.Metrics.triggered.WithLabelValues("slo_burn")); got != 2 {
 		t.Fatalf("triggered = %v", got)
 	}
@@ -251,16 +251,16 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	defer srv.Close()
 	var c API = &Client{URL: srv.URL}
 	ctx := context.Background()
-	if _, err := c.Trigger(ctx, Trigger{Type: "nope", SKU: "svc"}); !errors.Is(err, ErrInvalid) {
+	if _, err := c.Trigger(ctx, Trigger{Type: "nope", SKU: "svc", Stage: "testing"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown type over HTTP: %v", err)
 	} else if n := strings.Count(err.Error(), ErrInvalid.Error()); n != 1 {
 		t.Errorf("%q says %q %d times, want once", err, ErrInvalid, n)
 	}
-	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "ci", Details: map[string]string{"job": "7"}})
+	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing", Details: map[string]string{"job": "7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := c.Gate(ctx, "svc", "deploy"); g.Proceed {
+	if g, _ := c.Gate(ctx, "svc", "deployment"); g.Proceed {
 		t.Fatal("gate over HTTP lets a blocked sku proceed")
 	}
 	if _, err := c.Resolve(ctx, res.Andon.ID, fix); err != nil {
@@ -280,7 +280,7 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 		t.Fatalf("list: %v", list)
 	}
 	// A ledger whose table no longer matches its chain answers ErrTampered over HTTP too.
-	c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	if _, err := db.Exec(`DELETE FROM andons WHERE status = 'open'`); err != nil {
 		t.Fatal(err)
 	}
-	if g, err := c.Gate(ctx, "svc", "deploy"); !errors.Is(err, ErrTampered) {
+	if g, err := c.Gate(ctx, "svc", "deployment"); !errors.Is(err, ErrTampered) {
 		t.Fatalf("gate over HTTP on a tampered ledger: %+v %v; want ErrTampered", g, err)
 	}
 }
@@ -323,7 +323,7 @@ func TestAPIRefusesBadBodies(t *testing.T) {
 	if list, _ := l.List(context.Background(), Filter{}); len(list) != 0 {
 		t.Fatalf("bad bodies opened %d andons", len(list))
 	}
-	a, _ := l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	resp, err := http.Post(srv.URL+"/api/v1/andons/"+a.Andon.ID+"/resolve", "application/json", strings.NewReader("null"))
 	if err != nil {
 		t.Fatal(err)
@@ -367,7 +367,7 @@ func TestStoreUnavailableAfterClose(t *testing.T) {
 	l.Store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"}); !errors.Is(err, ErrUnavailable) {
+	if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	if err := l.Store.Ping(ctx); !errors.Is(err, ErrUnavailable) {
@@ -398,7 +398,7 @@ func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &Ledger{Store: s}
-	l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	s.Close()
 	if s, err = OpenSQLite(path); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func BenchmarkGate(b *testing.B) {
 	l, _ := openTest(b)
 	ctx := context.Background()
 	for i := range 10000 {
-		res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "ci"})
+		res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "testing"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func BenchmarkGate(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		t0 := time.Now()
-		g, err := l.Gate(ctx, fmt.Sprint("sku-", i%100), "deploy")
+		g, err := l.Gate(ctx, fmt.Sprint("sku-", i%100), "deployment")
 		if err != nil || g.Proceed {
 			b.Fatal(err, g.Proceed)
 		}
@@ -49,7 +49,7 @@ func BenchmarkConcurrentTriggers(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "ci"}); err != nil {
+				if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "testing"}); err != nil {
 					b.Error(err)
 				}
 			}()
@@ -75,7 +75,7 @@ func BenchmarkStoreIngest(b *testing.B) {
 				Fingerprint: fmt.Sprintf("%016x", j), StartsAt: start,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red", "severity": "critical", "action": "page,andon", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%", "andon_type": "operating_limit"},
-				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		ns[i] = n
 	}
@@ -109,7 +109,7 @@ func BenchmarkStoreIngestBesideHuge(b *testing.B) {
 			nt.Alerts = append(nt.Alerts, AlertEvent{Key: fmt.Sprintf("%s:%016x", group, j), Status: "firing", Fingerprint: fmt.Sprintf("%016x", j), StartsAt: at,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%"},
-				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		return nt
 	}

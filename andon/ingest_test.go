@@ -21,7 +21,7 @@ func notification(group string, n int, status string) Notification {
 		ev := AlertEvent{Key: fmt.Sprintf("%s:%016x:%s", group, i, t0.Format(time.RFC3339Nano)), Status: status, Fingerprint: fmt.Sprintf("%016x", i),
 			StartsAt: t0, Labels: map[string]string{"alertname": "Red", "instance": fmt.Sprint("i", i)}, Annotations: map[string]string{"summary": "red"}}
 		if status == "firing" {
-			ev.Andon = &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/Red/error_ratio"}
+			ev.Andon = &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/Red/error_ratio"}
 		}
 		nt.Alerts = append(nt.Alerts, ev)
 	}

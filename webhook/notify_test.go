@@ -214,3 +214,22 @@ receivers:
 		t.Errorf("ledger alerts reached the andon receiver too: %d recorded", n)
 	}
 }
+
+func TestStagesConfig(t *testing.T) {
+	c, err := ParseConfig([]byte("insecure_no_auth: true\n"))
+	if err != nil || c.AndonStage != "execution" || c.Stages.Names() != "compilation, testing, validation, execution, integration, deployment" {
+		t.Fatalf("defaults: %v %q %q", err, c.AndonStage, c.Stages.Names())
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"stages: [build, test, ship]\n", `andon_stage: invalid request: stage "execution" is unknown: use one of build, test, ship`},
+		{"stages: [build, build]\nandon_stage: build\n", "listed twice"},
+		{"andon_stage: operate\n", `stage "operate" is unknown`},
+	} {
+		if _, err := ParseConfig([]byte("insecure_no_auth: true\n" + tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := ParseConfig([]byte("insecure_no_auth: true\nstages: [build, ship]\nandon_stage: ship\nblock_all_stages: true\n")); err != nil {
+		t.Errorf("a custom list: %v", err)
+	}
+}

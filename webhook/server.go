@@ -100,6 +100,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.startNotifier(cfg)
+	s.ledger.Stages = cfg.Stages
 	s.cfg.Store(cfg)
 	return s, nil
 }
@@ -116,6 +117,7 @@ func (s *Server) Reload(cfg *Config) {
 		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile = old.DB, old.ReceiptsDir, old.SigningKeyFile
 	}
 	s.keepNotifications(old, cfg)
+	s.keepStages(old, cfg)
 	s.engine.SetPolicy(cfg.policy)
 	s.cfg.Store(cfg)
 }

@@ -88,3 +88,38 @@ func TestTriggerFromCIReports(t *testing.T) {
 		t.Errorf("a refused trigger opened an andon: gate exit %d", code)
 	}
 }
+
+// The rule: an empty or unknown stage is refused (exit 1) naming the list; the
+// gate blocks the andon's stage and every later one, and every stage with --block-all-stages.
+func TestStagesAreValidatedAndOrdered(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "andon.db")
+	initLedger(t, db)
+	for _, stage := range []string{"", "test", "Testing"} {
+		code, _ := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "Z", "--stage", stage)
+		if code != 1 {
+			t.Errorf("--stage %q: exit %d, want 1", stage, code)
+		}
+	}
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "Z", "--stage", "testing"); code != 0 {
+		t.Fatalf("--stage testing: exit %d", code)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--stage", "compilation"}, 0},                       // before the failure: the fix can be built
+		{[]string{"--stage", "testing"}, 1},                           // its own stage
+		{[]string{"--stage", "deployment"}, 1},                        // every later one
+		{[]string{"--stage", "compilation", "--block-all-stages"}, 1}, // configured to stop the whole line
+		{nil, 1},                         // no stage asked: any open andon blocks
+		{[]string{"--stage", "prod"}, 2}, // unknown: no answer, never proceed
+		{[]string{"--stage", "build", "--stages", "build,test"}, 1}, // recorded under another list: blocks every stage
+	} {
+		if code := runLedgerCLI(t, append([]string{"gate", "--db", db, "--sku", "Z"}, tc.args...)...); code != tc.code {
+			t.Errorf("gate %v: exit %d, want %d", tc.args, code, tc.code)
+		}
+	}
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "Z", "--stage", "a", "--stages", "a,a"); code != 2 {
+		t.Errorf("a stage list with a repeat: exit %d, want 2", code)
+	}
+}

@@ -20,6 +20,7 @@ import (
 type ledgerFlags struct {
 	db, url, token, receipts, output, signingKey string
 	publicKeys                                   []string
+	stages                                       stageFlags
 }
 
 func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
@@ -28,6 +29,7 @@ func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
 	cmd.Flag("token", "Bearer token for --url.").Envar("ANDON_TOKEN").StringVar(&f.token)
 	cmd.Flag("receipts-dir", "Also write receipts as JSON files here (and verify them) when using --db.").Envar("ANDON_RECEIPTS_DIR").StringVar(&f.receipts)
 	cmd.Flag("output", "Output format.").Short('o').Default(andon.FormatText).EnumVar(&f.output, andon.FormatText, andon.FormatJSON)
+	f.stages.add(cmd)
 }
 
 // addSigning adds --signing-key to the verbs that write receipts.
@@ -57,6 +59,9 @@ func (f *ledgerFlags) with(write bool, fn func(ctx context.Context, api andon.AP
 		store.SetSigner(sg)
 	}
 	l := &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger}
+	if l.Stages, err = f.stages.policy(); err != nil {
+		return noAnswer(err)
+	}
 	if len(f.publicKeys) > 0 {
 		if l.Keys, err = andon.LoadKeyring(f.publicKeys); err != nil {
 			return noAnswer(err)
@@ -120,7 +125,7 @@ func registerLedger(app *kingpin.Application) {
 	var details []string
 	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+" (with --from-*: overrides the report's).").StringVar((*string)(&t.Type))
 	trig.Flag("sku", "Service or build the andon blocks.").Required().StringVar(&t.SKU)
-	trig.Flag("stage", "Stage where the failure was found.").StringVar(&t.Stage)
+	trig.Flag("stage", "Stage where the failure was found: one of --stages (default "+andon.StagePolicy{}.Names()+").").StringVar(&t.Stage)
 	trig.Flag("detail", "Detail key=value (repeatable).").StringsVar(&details)
 	var ci ciReportFlags
 	ci.add(trig)
@@ -150,7 +155,7 @@ func registerLedger(app *kingpin.Application) {
 	gate := app.Command("gate", "Can the sku proceed? Exit 0 proceed, 1 blocked (the blocking andons are listed).")
 	f.add(gate)
 	gateSKU := gate.Flag("sku", "Service or build to check.").Required().String()
-	gateStage := gate.Flag("stage", "Stage it wants to enter.").String()
+	gateStage := gate.Flag("stage", "Stage it wants to enter: an open andon blocks its own stage and every later one (all stages with --block-all-stages; without --stage any open andon blocks).").String()
 	gate.Action(func(*kingpin.ParseContext) error {
 		return f.with(false, func(ctx context.Context, api andon.API) error {
 			g, err := api.Gate(ctx, *gateSKU, *gateStage)
