@@ -55,8 +55,9 @@ type Receipt struct {
 	indexedAndonID string
 }
 
-// newReceipt builds the receipt that follows (prevSeq, prevHash), sealed by s (nil: unsigned).
-func newReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash string, rt ReceiptType, a Andon, at time.Time, details map[string]string) Receipt {
+// newReceipt builds the receipt that follows (prevSeq, prevHash), sealed by s (nil: unsigned),
+// its ontology refs under base ("" for DefaultOntologyBase).
+func newReceipt(ledgerID string, s *Signer, base string, prevSeq int64, prevHash string, rt ReceiptType, a Andon, at time.Time, details map[string]string) Receipt {
 	at = at.UTC().Truncate(time.Millisecond)
 	r := Receipt{
 		LedgerID:     ledgerID,
@@ -71,21 +72,12 @@ func newReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash string, rt R
 		Stage:        a.Stage,
 		Status:       a.Status,
 		Origin:       a.Origin,
-		OntologyRefs: ontologyRefs(rt, a.Type),
+		OntologyRefs: OntologyRefs(base, rt, a),
 		Details:      details,
 		PrevHash:     prevHash,
 	}
 	s.seal(&r)
 	return r
-}
-
-// ontologyRefs ties a receipt to the Toyota Production System vocabulary.
-func ontologyRefs(rt ReceiptType, ft FailureType) []string {
-	step := "tps:Jidoka"
-	if rt == ReceiptResolved {
-		step = "tps:Kaizen"
-	}
-	return []string{"tps:Andon", step, "andon:failure/" + string(ft)}
 }
 
 // ComputeHash is sha256 over the receipt's canonical JSON without Hash and Signature.

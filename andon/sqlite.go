@@ -111,6 +111,7 @@ const identitySchema = 3
 type SQLite struct {
 	id           Identity
 	signer       *Signer // set before the first write (SetSigner)
+	ontologyBase string  // of the receipts' ontology refs (SetOntologyBase)
 	write        *sql.DB // two connections: the writer's and the checkpointer's
 	read         *sql.DB
 	ops          chan writeOp
@@ -375,6 +376,10 @@ func (s *SQLite) triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, e
 // it before the first write.
 func (s *SQLite) SetSigner(sg *Signer) { s.signer = sg }
 
+// SetOntologyBase sets the namespace of the ontology refs of the receipts
+// written from now on (before the first write; "" is DefaultOntologyBase).
+func (s *SQLite) SetOntologyBase(base string) { s.ontologyBase = base }
+
 func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
@@ -392,7 +397,7 @@ func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time,
 			return Receipt{}, fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, seq, last.KeyID)
 		}
 	}
-	r := newReceipt(s.id.ID, s.signer, seq, prev, rt, a, at, details)
+	r := newReceipt(s.id.ID, s.signer, s.ontologyBase, seq, prev, rt, a, at, details)
 	b, _ := json.Marshal(r)
 	err := tx.exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
 	return r, err

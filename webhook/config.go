@@ -36,6 +36,8 @@ type Config struct {
 	AndonStage string `yaml:"andon_stage"`
 	// Stages (stages, block_all_stages) are the pipeline's stages and what an open andon blocks.
 	Stages andon.StagePolicy `yaml:",inline"`
+	// OntologyBase is the IRI namespace of the receipts' ontology refs (default andon.DefaultOntologyBase).
+	OntologyBase string `yaml:"ontology_base"`
 	// Actuator is the actuator policy inline; ActuatorFile points to one instead.
 	Actuator     yaml.Node `yaml:"actuator"`
 	ActuatorFile string    `yaml:"actuator_file"`

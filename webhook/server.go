@@ -57,6 +57,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		}
 		store.SetSigner(sg)
 	}
+	store.SetOntologyBase(cfg.OntologyBase)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{

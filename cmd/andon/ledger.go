@@ -62,6 +62,7 @@ func (f *ledgerFlags) with(write bool, fn func(ctx context.Context, api andon.AP
 	if l.Stages, err = f.stages.policy(); err != nil {
 		return noAnswer(err)
 	}
+	store.SetOntologyBase(f.stages.ontologyBase)
 	if len(f.publicKeys) > 0 {
 		if l.Keys, err = andon.LoadKeyring(f.publicKeys); err != nil {
 			return noAnswer(err)
