@@ -256,7 +256,7 @@ func TestHTTPClientRoundTrip(t *testing.T) {
 	} else if n := strings.Count(err.Error(), ErrInvalid.Error()); n != 1 {
 		t.Errorf("%q says %q %d times, want once", err, ErrInvalid, n)
 	}
-	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing", Details: map[string]string{"job": "7"}})
+	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing", Details: map[string]any{"job": "7"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func TestAndonsTableIsBoundToTheChain(t *testing.T) {
 		{"an open andon moved to another sku", `UPDATE andons SET sku = 'other' WHERE id = :open`},
 		{"an open andon marked resolved", `UPDATE andons SET status = 'resolved', resolved_ms = 1, root_cause = 'x', fix_applied = 'x', prevention_added = 'x', resolver = 'x' WHERE id = :open`},
 		{"a resolved andon reopened", `UPDATE andons SET status = 'open', resolved_ms = NULL WHERE id = :resolved`},
-		{"a row added without receipts", `INSERT INTO andons SELECT 'AND-FAKE', type, sku, stage, details, 'open', '', opened_ms, NULL, NULL, NULL, NULL, NULL FROM andons WHERE id = :open`},
+		{"a row added without receipts", `INSERT INTO andons SELECT 'AND-FAKE', type, sku, stage, details, 'open', '', opened_ms, NULL, NULL, NULL, NULL, NULL, metadata FROM andons WHERE id = :open`},
 		{"a receipt's andon_id column changed", `UPDATE receipts SET andon_id = 'AND-X' WHERE andon_id = :open`},
 	}
 	for _, c := range cases {

@@ -93,6 +93,8 @@ var migrations = []string{
 		created_ms INTEGER NOT NULL
 	);
 	CREATE INDEX receipts_sku_type ON receipts(json_extract(body, '$.sku'), json_extract(body, '$.receipt_type'));`,
+	// Who and what stopped the line (Metadata as JSON, '' for none); details hold any JSON since.
+	`ALTER TABLE andons ADD COLUMN metadata TEXT NOT NULL DEFAULT '';`,
 }
 
 // applicationID marks an andon ledger in the SQLite header ("ANDN"), so
@@ -357,9 +359,9 @@ func (s *SQLite) triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, e
 		}
 	}
 	at = at.UTC().Truncate(time.Millisecond)
-	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
+	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Metadata: t.Metadata, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
 	if err := tx.exec(qInsertAndon,
-		a.ID, a.Type, a.SKU, a.Stage, jsonText(a.Details), a.Status, a.Origin, at.UnixMilli()); err != nil {
+		a.ID, a.Type, a.SKU, a.Stage, detailsText(a.Details), a.Status, a.Origin, at.UnixMilli(), metadataText(a.Metadata)); err != nil {
 		return TriggerResult{}, err
 	}
 	if err := tx.exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
@@ -380,7 +382,7 @@ func (s *SQLite) SetSigner(sg *Signer) { s.signer = sg }
 // written from now on (before the first write; "" is DefaultOntologyBase).
 func (s *SQLite) SetOntologyBase(base string) { s.ontologyBase = base }
 
-func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]any) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
 	switch err := tx.queryRow(qLastReceipt).Scan(&seq, &body); {
@@ -430,7 +432,7 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
-		r, err = s.appendReceipt(tx, ReceiptResolved, a, at, map[string]string{
+		r, err = s.appendReceipt(tx, ReceiptResolved, a, at, map[string]any{
 			"root_cause": res.RootCause, "fix_applied": res.FixApplied, "prevention_added": res.PreventionAdded,
 			"resolver": res.Resolver, "time_to_resolve_ms": fmt.Sprint(a.TimeToResolve(at).Milliseconds()),
 		})
@@ -439,17 +441,17 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 	return a, r, err
 }
 
-const andonSelect = `SELECT id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver FROM andons`
+const andonSelect = `SELECT id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver, metadata FROM andons`
 
 type rowScanner interface{ Scan(...any) error }
 
 func scanAndon(row rowScanner) (Andon, error) {
 	var a Andon
-	var typ, status, details string
+	var typ, status, details, metadata string
 	var opened int64
 	var resolved sql.NullInt64
 	var rc, fix, prev, who sql.NullString
-	if err := row.Scan(&a.ID, &typ, &a.SKU, &a.Stage, &details, &status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
+	if err := row.Scan(&a.ID, &typ, &a.SKU, &a.Stage, &details, &status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who, &metadata); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, ErrNotFound
 		}
@@ -457,6 +459,9 @@ func scanAndon(row rowScanner) (Andon, error) {
 	}
 	a.Type, a.Status = FailureType(typ), Status(status)
 	_ = json.Unmarshal([]byte(details), &a.Details)
+	if metadata != "" {
+		_ = json.Unmarshal([]byte(metadata), &a.Metadata)
+	}
 	a.OpenedAt = time.UnixMilli(opened).UTC()
 	if resolved.Valid {
 		t := time.UnixMilli(resolved.Int64).UTC()

@@ -125,7 +125,7 @@ type TriggerOptions struct {
 	Stage  string            // default: the stage the failure type belongs to
 	Type   andon.FailureType // when set, every failure opens one andon of this type
 	Source string            // the report's file name, recorded in details
-	Extra  map[string]string // more details (CLI --detail); they win over the report's
+	Extra  map[string]any    // more details (CLI --detail); they win over the report's
 }
 
 // defaultStage is where each failure type is found in a pipeline.
@@ -167,10 +167,11 @@ func Triggers(rep *Report, o TriggerOptions) []andon.Trigger {
 	return out
 }
 
-// details lists the failures: "failed_cases" names them all (bounded), and
-// failure_01… give the first maxListed with location and message.
-func details(rep *Report, fs []Failure, o TriggerOptions) map[string]string {
-	d := map[string]string{"report": string(rep.Format), "failures": strconv.Itoa(len(fs))}
+// details name the failures: "failed_cases" (names, comma-separated) and
+// "failed", the first maxListed as objects (suite, name, file, line, column,
+// message); "failures_not_listed" counts the rest.
+func details(rep *Report, fs []Failure, o TriggerOptions) map[string]any {
+	d := map[string]any{"report": string(rep.Format), "failures": len(fs)}
 	if o.Source != "" {
 		d["source"] = o.Source
 	}
@@ -178,19 +179,18 @@ func details(rep *Report, fs []Failure, o TriggerOptions) map[string]string {
 		d["tool"] = strings.Join(rep.Tools, ", ")
 	}
 	if rep.Tests > 0 {
-		d["tests"] = strconv.Itoa(rep.Tests)
+		d["tests"] = rep.Tests
 	}
-	var names []string
-	for i, f := range fs {
-		if i < maxListed {
-			d[fmt.Sprintf("failure_%02d", i+1)] = f.String()
-			names = append(names, f.Name)
-		}
+	listed := fs[:min(len(fs), maxListed)]
+	names := make([]string, len(listed))
+	for i, f := range listed {
+		names[i] = f.Name
 	}
-	if len(fs) > maxListed {
-		d["failures_not_listed"] = strconv.Itoa(len(fs) - maxListed)
-	}
+	d["failed"] = listed
 	d["failed_cases"] = strings.Join(names, ", ")
+	if len(fs) > maxListed {
+		d["failures_not_listed"] = len(fs) - maxListed
+	}
 	for k, v := range o.Extra {
 		d[k] = v
 	}

@@ -109,15 +109,16 @@ func TestTriggersBoundDetails(t *testing.T) {
 	for i := range 25 {
 		rep.add("test_failure", Failure{Suite: "s", Name: "T" + string(rune('a'+i)), Message: strings.Repeat("é", 1000)})
 	}
-	trs := Triggers(rep, TriggerOptions{SKU: "b", Extra: map[string]string{"commit": "abc", "report": "mine"}})
+	trs := Triggers(rep, TriggerOptions{SKU: "b", Extra: map[string]any{"commit": "abc", "report": "mine"}})
 	if len(trs) != 1 {
 		t.Fatalf("%d triggers", len(trs))
 	}
 	d := trs[0].Details
-	if d["failures"] != "25" || d["failures_not_listed"] != "5" || d["failure_20"] == "" || d["failure_21"] != "" || d["commit"] != "abc" || d["report"] != "mine" {
+	listed, _ := d["failed"].([]Failure)
+	if d["failures"] != 25 || d["failures_not_listed"] != 5 || len(listed) != maxListed || d["commit"] != "abc" || d["report"] != "mine" {
 		t.Errorf("details: %v", d)
 	}
-	if m := d["failure_01"]; len(m) > maxMessage+50 || !strings.HasSuffix(m, "…") || !strings.Contains(m, "é") {
+	if m := listed[0].Message; len(m) > maxMessage+3 || !strings.HasSuffix(m, "…") || !strings.Contains(m, "é") {
 		t.Errorf("message not bounded at a rune boundary: %d bytes %q", len(m), m[len(m)-10:])
 	}
 	if trs[0].Origin != "ci/junit/b/test_failure" {

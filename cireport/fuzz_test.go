@@ -18,12 +18,13 @@ func fuzzParse(f *testing.F, format Format, seeds ...string) {
 			return
 		}
 		for _, tr := range Triggers(rep, TriggerOptions{SKU: "fuzz"}) {
-			if tr.Type == "" || tr.Stage == "" || tr.Details["failures"] == "" {
+			listed, _ := tr.Details["failed"].([]Failure)
+			if tr.Type == "" || tr.Stage == "" || tr.Details["failures"] == nil || len(listed) == 0 || len(listed) > maxListed {
 				t.Fatalf("incomplete trigger %+v", tr)
 			}
-			for k, v := range tr.Details {
-				if len(v) > 4*maxMessage*maxListed || (utf8.ValidString(string(b)) && !utf8.ValidString(v)) {
-					t.Fatalf("detail %s unbounded or cut inside a rune: %d bytes", k, len(v))
+			for _, f := range listed {
+				if len(f.Message) > maxMessage+len("…") || (utf8.ValidString(string(b)) && !utf8.ValidString(f.Message)) {
+					t.Fatalf("message unbounded or cut inside a rune: %d bytes", len(f.Message))
 				}
 			}
 		}

@@ -27,8 +27,8 @@ func TestRealToolReports(t *testing.T) {
 			}
 		}
 		trs := Triggers(rep, TriggerOptions{SKU: "build-7", Source: "junit.xml"})
-		if len(trs) != 1 || trs[0].Stage != "testing" || trs[0].Details["failures"] != "2" ||
-			!strings.Contains(trs[0].Details["failed_cases"], "TestSum") || !strings.Contains(trs[0].Details["failed_cases"], "TestDiv") {
+		if len(trs) != 1 || trs[0].Stage != "testing" || trs[0].Details["failures"] != 2 ||
+			trs[0].Details["failed_cases"] != "TestSum, TestDiv" || len(trs[0].Details["failed"].([]Failure)) != 2 {
 			t.Errorf("triggers: %+v", trs)
 		}
 	})

@@ -54,7 +54,7 @@ func TestAndonEventsReachAnEndpointAsSignedCloudEvents(t *testing.T) {
 	_, url := testServer(t, fmt.Sprintf("notifications:\n  retry_backoff: 50ms\n  endpoints:\n    - {name: team, url: '%s/andon', secret: %s}\n", ep.URL, secret))
 	client := &andon.Client{URL: url}
 	ctx := context.Background()
-	res, err := client.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "build-7", Stage: "testing", Details: map[string]string{"commit": "abc"}})
+	res, err := client.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "build-7", Stage: "testing", Details: map[string]any{"commit": "abc"}})
 	if err != nil {
 		t.Fatal(err)
 	}

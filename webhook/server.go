@@ -265,7 +265,7 @@ func alertAndon(a Alert, stage string) *andon.Trigger {
 	if sku == "" {
 		sku = name // an alert without a service label still stops something: its own line
 	}
-	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
+	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]any{
 		"alertname": name, "signal": signal, "level": a.Labels[limits.LabelLevel], "severity": a.Labels[limits.LabelSeverity],
 		"instance": a.Labels["instance"], "fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339),
 		"summary": a.Annotations["summary"],

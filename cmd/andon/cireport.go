@@ -49,11 +49,7 @@ func (c *ciReportFlags) source() (cireport.Format, string, error) {
 // read exits 2 before the ledger is touched (a CI step must not take "could
 // not read the report" for "no failures"); a report without failures opens
 // nothing and exits 0.
-func (c *ciReportFlags) trigger(f *ledgerFlags, format cireport.Format, file string, base andon.Trigger, details []string) error {
-	extra, err := andon.ParseDetails(details)
-	if err != nil {
-		return failure(err)
-	}
+func (c *ciReportFlags) trigger(f *ledgerFlags, format cireport.Format, file string, base andon.Trigger) error {
 	var in io.Reader = os.Stdin
 	if file != "-" {
 		fh, err := os.Open(file)
@@ -72,7 +68,10 @@ func (c *ciReportFlags) trigger(f *ledgerFlags, format cireport.Format, file str
 			return failure(err)
 		}
 	}
-	trs := cireport.Triggers(rep, cireport.TriggerOptions{SKU: base.SKU, Stage: base.Stage, Type: base.Type, Source: file, Extra: extra})
+	trs := cireport.Triggers(rep, cireport.TriggerOptions{SKU: base.SKU, Stage: base.Stage, Type: base.Type, Source: file, Extra: base.Details})
+	for i := range trs {
+		trs[i].Metadata = base.Metadata
+	}
 	if len(trs) == 0 {
 		return f.print([]andon.Andon{}, func(w io.Writer) {
 			fmt.Fprintf(w, "no failures in %s (%s, %d test(s)): no andon opened\n", file, format, rep.Tests)

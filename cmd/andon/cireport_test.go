@@ -31,12 +31,18 @@ func TestTriggerFromCIReports(t *testing.T) {
 		t.Fatalf("show: exit %d, %v", code, err)
 	}
 	a := shown.Andon
-	if a.Type != andon.TestFailure || a.Stage != "testing" || a.SKU != "build-7" || a.Details["failures"] != "2" || a.Details["commit"] != "abc123" {
+	if a.Type != andon.TestFailure || a.Stage != "testing" || a.SKU != "build-7" || a.Details["failures"] != 2.0 || a.Details["commit"] != "abc123" {
 		t.Errorf("andon from JUnit: %+v", a)
 	}
-	for _, want := range []string{"TestSum", "TestDiv"} {
-		if !strings.Contains(a.Details["failed_cases"], want) || !strings.Contains(a.Details["failure_01"]+a.Details["failure_02"], want) {
-			t.Errorf("details do not name %s: %v", want, a.Details)
+	// details are JSON: the failing cases as objects with their location and message
+	failed, _ := a.Details["failed"].([]any)
+	if a.Details["failed_cases"] != "TestSum, TestDiv" || len(failed) != 2 {
+		t.Fatalf("details do not name both cases: %v", a.Details)
+	}
+	for i, want := range []string{"TestSum", "TestDiv"} {
+		f, _ := failed[i].(map[string]any)
+		if f["name"] != want || f["file"] != "app_test.go" || f["line"] == nil || f["message"] == "" {
+			t.Errorf("failed[%d] = %v, want %s with file, line and message", i, f, want)
 		}
 	}
 
@@ -121,5 +127,27 @@ func TestStagesAreValidatedAndOrdered(t *testing.T) {
 	}
 	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "Z", "--stage", "a", "--stages", "a,a"); code != 2 {
 		t.Errorf("a stage list with a repeat: exit %d, want 2", code)
+	}
+}
+
+func TestTriggerRichContext(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "andon.db")
+	initLedger(t, db)
+	code, out := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "shacl_violation", "--sku", "data", "--stage", "validation", "-o", "json",
+		"--detail", "expected=1", "--detail-json", "got=2", "--detail-json", `report={"violations":[{"path":"ex:name","count":3}]}`,
+		"--build-id", "4711", "--commit", "abc123", "--pipeline-url", "https://ci.example/p/4711", "--meta", "runner=linux-2")
+	var a andon.Andon
+	if err := json.Unmarshal([]byte(out), &a); code != 0 || err != nil {
+		t.Fatalf("trigger: exit %d, %v, %s", code, err, out)
+	}
+	report, _ := a.Details["report"].(map[string]any)
+	if a.Details["expected"] != "1" || a.Details["got"] != 2.0 || report == nil || a.Metadata == nil ||
+		a.Metadata.BuildID != "4711" || a.Metadata.PipelineURL != "https://ci.example/p/4711" || a.Metadata.Extra["runner"] != "linux-2" {
+		t.Errorf("andon: %+v %+v", a.Details, a.Metadata)
+	}
+	for _, args := range [][]string{{"--detail-json", "x=word"}, {"--pipeline-url", "ci/4711"}, {"--meta", "novalue"}} {
+		if code := runLedgerCLI(t, append([]string{"trigger", "--db", db, "--type", "test_failure", "--sku", "b", "--stage", "testing"}, args...)...); code != 1 {
+			t.Errorf("%v: exit %d, want 1", args, code)
+		}
 	}
 }

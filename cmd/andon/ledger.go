@@ -123,28 +123,27 @@ func registerLedger(app *kingpin.Application) {
 	f.add(trig)
 	f.addSigning(trig)
 	var t andon.Trigger
-	var details []string
+	var tctx contextFlags
 	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+" (with --from-*: overrides the report's).").StringVar((*string)(&t.Type))
 	trig.Flag("sku", "Service or build the andon blocks.").Required().StringVar(&t.SKU)
 	trig.Flag("stage", "Stage where the failure was found: one of --stages (default "+andon.StagePolicy{}.Names()+").").StringVar(&t.Stage)
-	trig.Flag("detail", "Detail key=value (repeatable).").StringsVar(&details)
+	tctx.add(trig)
 	var ci ciReportFlags
 	ci.add(trig)
 	trig.Action(func(*kingpin.ParseContext) error {
+		if err := tctx.apply(&t); err != nil {
+			return failure(err)
+		}
 		if format, file, err := ci.source(); err != nil || file != "" {
 			if err != nil {
 				return noAnswer(err)
 			}
-			return ci.trigger(&f, format, file, t, details)
+			return ci.trigger(&f, format, file, t)
 		}
 		if t.Type == "" {
 			return noAnswer(errors.New("required flag --type not provided (or open andons from a CI report with --from-junit, --from-go-test or --from-sarif)"))
 		}
 		return f.with(true, func(ctx context.Context, api andon.API) error {
-			var err error
-			if t.Details, err = andon.ParseDetails(details); err != nil {
-				return failure(err)
-			}
 			res, err := api.Trigger(ctx, t)
 			if err != nil {
 				return refused(err)
