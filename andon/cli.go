@@ -125,7 +125,7 @@ func WriteShow(w io.Writer, a Andon, rs []Receipt, now time.Time) {
 // WriteGate prints the gate's answer and what blocks.
 func WriteGate(w io.Writer, g GateResult, now time.Time) {
 	if g.Proceed {
-		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon\n", Escape(g.SKU), Escape(g.Stage))
+		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon blocks it\n", Escape(g.SKU), Escape(g.Stage))
 		return
 	}
 	fmt.Fprintf(w, "BLOCKED: %s may not proceed to stage %q: %d open andon(s); resolve them with 'andon resolve ID --root-cause … --fix … --prevention …'\n\n", Escape(g.SKU), Escape(g.Stage), len(g.Blocking))

@@ -225,6 +225,7 @@ func locate(f *Failure) {
 	f.File = m[1]
 	f.Line, _ = strconv.Atoi(m[2])
 	f.Column, _ = strconv.Atoi(m[3])
+	f.Message = strings.TrimPrefix(f.Message, m[0]+": ") // said once, in File and Line
 }
 
 // dropParents removes a failed test whose subtest ("parent/child") also failed

@@ -94,7 +94,12 @@ func (c *ciReportFlags) trigger(f *ledgerFlags, format cireport.Format, file str
 				if !created[i] {
 					verb = "already open"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s at stage %s: %s failure(s): %s\n", a.ID, verb, a.Type, a.Stage, a.Details["failures"], a.Details["failed_cases"])
+				fmt.Fprintf(w, "%s\t%s\t%s at stage %s: %s failure(s): %s\n", a.ID, verb, a.Type, a.Stage,
+					andon.DetailText(a.Details["failures"]), andon.Escape(andon.DetailText(a.Details["failed_cases"])))
+				failed, _ := trs[i].Details["failed"].([]cireport.Failure)
+				for _, fl := range failed {
+					fmt.Fprintf(w, "\t- %s\n", andon.Escape(fl.String()))
+				}
 			}
 		})
 	})
