@@ -10,6 +10,8 @@ export PATH := $(TOOLS_BIN):$(PATH)
 
 PROM_TOOLS := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
 AM_TOOLS   := $(TOOLS_BIN)/alertmanager $(TOOLS_BIN)/amtool
+AM_OLDEST  := $(TOOLS_BIN)/alertmanager-oldest $(TOOLS_BIN)/amtool-oldest
+PROMTOOL_LTS := $(TOOLS_BIN)/promtool-lts
 ANDON      := $(TOOLS_BIN)/andon
 EXAMPLES   := erlmcp mcpserver
 
@@ -35,8 +37,9 @@ test: tools build check-generated test-go $(TEST_TARGETS)
 bench: tools build $(BENCH_TARGETS)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## tools: build the pinned Prometheus, promtool, Alertmanager and amtool into .cache/bin.
-tools: $(PROM_TOOLS) $(AM_TOOLS)
+## tools: build the pinned Prometheus, promtool, Alertmanager and amtool into .cache/bin
+## (Alertmanager twice: the newest release and the oldest supported; promtool also as 2.53 LTS).
+tools: $(PROM_TOOLS) $(AM_TOOLS) $(AM_OLDEST) $(PROMTOOL_LTS)
 
 $(PROM_TOOLS) &: tools/prometheus/go.mod tools/prometheus/go.sum
 	@mkdir -p $(TOOLS_BIN)
@@ -45,12 +48,22 @@ $(PROM_TOOLS) &: tools/prometheus/go.mod tools/prometheus/go.sum
 		github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 	@touch $(PROM_TOOLS)
 
-$(AM_TOOLS) &: tools/alertmanager/go.mod tools/alertmanager/go.sum
-	@mkdir -p $(TOOLS_BIN)
-	@echo ">> building pinned alertmanager + amtool"
-	cd tools/alertmanager && $(GO) build -trimpath -o $(TOOLS_BIN)/ \
-		github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+# Alertmanager ≥ 0.32 does not build with `go install` (its module lacks the embedded web UI), nor
+# does Prometheus 2.x (replace directives): build-module.sh builds a writable copy of the module.
+# The version is the require line of each go.mod.
+AM_MOD := github.com/prometheus/alertmanager
+$(AM_TOOLS) &: tools/alertmanager/newest/go.mod tools/alertmanager/newest/go.sum tools/build-module.sh
+	GO=$(GO) tools/build-module.sh tools/alertmanager/newest $(AM_MOD) $(TOOLS_BIN) "" $(CACHE)/src cmd/alertmanager cmd/amtool
 	@touch $(AM_TOOLS)
+
+$(AM_OLDEST) &: tools/alertmanager/oldest/go.mod tools/alertmanager/oldest/go.sum tools/build-module.sh
+	GO=$(GO) tools/build-module.sh tools/alertmanager/oldest $(AM_MOD) $(TOOLS_BIN) -oldest $(CACHE)/src cmd/alertmanager cmd/amtool
+	@touch $(AM_OLDEST)
+
+# The oldest promtool andon claims for classic-histogram rule files (Prometheus 2.53 LTS).
+$(PROMTOOL_LTS): tools/prometheus/lts/go.mod tools/prometheus/lts/go.sum tools/build-module.sh
+	GO=$(GO) tools/build-module.sh tools/prometheus/lts github.com/prometheus/prometheus $(TOOLS_BIN) -lts $(CACHE)/src cmd/promtool
+	@touch $(PROMTOOL_LTS)
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)

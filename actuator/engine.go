@@ -205,10 +205,35 @@ func (e *Engine) Handle(ctx context.Context, alerts []Alert) []Decision {
 	}
 	sem, retry := e.sem, e.pol.Retry
 	e.mu.Unlock()
+	if len(steps) > 0 {
+		// Fail closed: act only on a decision the store has committed.
+		if err := e.saveState(ctx); err != nil {
+			decided = append(decided, e.refuse(steps, err)...)
+			steps = nil
+		}
+	}
 	decided = append(decided, e.run(ctx, sem, retry, steps)...)
 	e.record(ctx, decided)
 	e.saveState(ctx)
 	return decided
+}
+
+// refuse fails steps whose decision could not be committed, and forgets
+// them, so the next re-send tries again.
+func (e *Engine) refuse(steps []step, err error) []Decision {
+	out := make([]Decision, len(steps))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, s := range steps {
+		out[i] = s.d
+		out[i].Time, out[i].Result = e.Now(), Failed
+		out[i].Detail = strings.TrimSpace(s.d.Detail + " not acted: the decision could not be committed to the store: " + err.Error())
+		if a := e.active[s.t]; a != nil && a.req.On == s.req.On {
+			delete(e.active, s.t)
+			delete(e.lastChange, s.t)
+		}
+	}
+	return out
 }
 
 func (e *Engine) run(ctx context.Context, sem chan struct{}, retry Retry, steps []step) []Decision {
@@ -496,6 +521,10 @@ func (e *Engine) revert(t target, a *activeAction, p *pendingRevert) {
 	if a.dryRun || ex == nil {
 		d.Result = DryRun
 		e.record(ctx, []Decision{d})
+		return
+	}
+	if err := e.saveState(ctx); err != nil { // the store keeps the pending revert for whoever acts next
+		e.record(ctx, e.refuse([]step{{t: t, req: req, d: d}}, err))
 		return
 	}
 	e.record(ctx, e.run(ctx, sem, retry, []step{{t: t, req: req, d: d, inst: inst, exec: ex}}))

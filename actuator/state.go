@@ -100,9 +100,9 @@ func (e *Engine) maxCooldownLocked() time.Duration {
 
 // saveState stores the state when it changed since the last save. Saves are
 // serialized so that an older snapshot never overwrites a newer one.
-func (e *Engine) saveState(ctx context.Context) {
+func (e *Engine) saveState(ctx context.Context) error {
 	if e.store == nil {
-		return
+		return nil
 	}
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
@@ -110,13 +110,14 @@ func (e *Engine) saveState(ctx context.Context) {
 	doc := e.snapshotLocked()
 	e.mu.Unlock()
 	if string(doc) == string(e.saved) {
-		return
+		return nil
 	}
 	if err := e.store.SaveState(context.WithoutCancel(ctx), doc); err != nil {
-		e.log.Error("actuator state not saved: a restart before the next change forgets active actions until re-sends rebuild them", "err", err)
-		return
+		e.log.Error("actuator state not saved: actions waiting for it are not executed", "err", err)
+		return err
 	}
 	e.saved = doc
+	return nil
 }
 
 // Restore loads a state saved by a previous run (call it before Handle):

@@ -2,15 +2,10 @@ package andon
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,191 +35,6 @@ func openTest(t testing.TB) (*Ledger, string) {
 
 var fix = Resolution{RootCause: "disk full", FixApplied: "rotated logs", PreventionAdded: "alert at 80%", Resolver: "ana"}
 
-func TestTriggerValidation(t *testing.T) {
-	l, _ := openTest(t)
-	cases := []struct {
-		name string
-		in   Trigger
-		ok   bool
-	}{
-		{"a known type and a sku opens an andon", Trigger{Type: TestFailure, SKU: "build-42", Stage: "testing"}, true},
-		{"every listed type is accepted", Trigger{Type: SHACLViolation, SKU: "svc", Stage: "testing"}, true},
-		{"an unknown type is rejected", Trigger{Type: "bad_vibes", SKU: "svc", Stage: "testing"}, false},
-		{"an empty sku is rejected", Trigger{Type: TestFailure, SKU: " ", Stage: "testing"}, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			res, err := l.Trigger(context.Background(), c.in)
-			if c.ok != (err == nil) {
-				t.Fatalf("err = %v, want ok=%v", err, c.ok)
-			}
-			if !c.ok && !errors.Is(err, ErrInvalid) {
-				t.Fatalf("err = %v, want ErrInvalid", err)
-			}
-			if c.ok && (!res.Created || res.Andon.Status != StatusOpen || res.Receipt == nil) {
-				t.Fatalf("got %+v", res)
-			}
-		})
-	}
-}
-
-func TestResolutionNeedsAllThree(t *testing.T) {
-	l, _ := openTest(t)
-	ctx := context.Background()
-	res, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
-	for _, r := range []Resolution{{FixApplied: "x", PreventionAdded: "y"}, {RootCause: "x", PreventionAdded: "y"}, {RootCause: "x", FixApplied: "y", PreventionAdded: "  "}} {
-		if _, err := l.Resolve(ctx, res.Andon.ID, r); !errors.Is(err, ErrInvalid) {
-			t.Fatalf("resolve %+v: err = %v, want ErrInvalid", r, err)
-		}
-	}
-	if _, err := l.Resolve(ctx, "AND-nope", fix); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown id: err = %v", err)
-	}
-}
-
-func TestGateBlocksUntilResolved(t *testing.T) {
-	l, _ := openTest(t)
-	ctx := context.Background()
-	g, err := l.Gate(ctx, "svc", "deployment")
-	if err != nil || !g.Proceed {
-		t.Fatalf("empty ledger: %+v %v", g, err)
-	}
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
-	l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "other", Stage: "testing"})
-	if g, _ = l.Gate(ctx, "svc", "deployment"); g.Proceed || len(g.Blocking) != 1 || g.Blocking[0].ID != a.Andon.ID {
-		t.Fatalf("open andon must block every stage of its sku: %+v", g)
-	}
-	if _, err := l.Resolve(ctx, a.Andon.ID, fix); err != nil {
-		t.Fatal(err)
-	}
-	if g, _ = l.Gate(ctx, "svc", "deployment"); !g.Proceed {
-		t.Fatalf("resolved andon still blocks: %+v", g)
-	}
-}
-
-func TestOriginOpensOnlyOnceWhileOpen(t *testing.T) {
-	l, _ := openTest(t)
-	ctx := context.Background()
-	tr := Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/ErrorRatioRed/error_ratio"}
-	first, _ := l.Trigger(ctx, tr)
-	second, _ := l.Trigger(ctx, tr)
-	if !first.Created || second.Created || second.Andon.ID != first.Andon.ID {
-		t.Fatalf("second trigger with the same origin opened another: %+v / %+v", first, second)
-	}
-	l.Resolve(ctx, first.Andon.ID, fix)
-	if third, _ := l.Trigger(ctx, tr); !third.Created {
-		t.Fatal("after resolution the origin must be able to open a new andon")
-	}
-}
-
-func TestConcurrentTriggersAndRacingResolvers(t *testing.T) {
-	l, _ := openTest(t)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	ids := make([]string, 100)
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprintf("sku-%d", i%7), Stage: "testing"})
-			if err != nil {
-				t.Error(err)
-			}
-			ids[i] = res.Andon.ID
-		}()
-	}
-	wg.Wait()
-	list, _ := l.List(ctx, Filter{Limit: 1000})
-	if len(list) != 100 {
-		t.Fatalf("100 concurrent triggers stored %d andons", len(list))
-	}
-	var wins, losses sync.Map
-	for _, id := range ids[:20] {
-		for r := range 5 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res := fix
-				res.Resolver = fmt.Sprint("resolver-", r)
-				_, err := l.Resolve(ctx, id, res)
-				switch {
-				case err == nil:
-					if _, dup := wins.LoadOrStore(id, r); dup {
-						t.Errorf("%s resolved twice", id)
-					}
-				case errors.Is(err, ErrAlreadyResolved):
-					losses.Store(fmt.Sprint(id, r), true)
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	n := 0
-	losses.Range(func(any, any) bool { n++; return true })
-	if n != 80 {
-		t.Fatalf("racing resolvers: %d losers, want 80", n)
-	}
-	if probs, err := l.Verify(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("chain after concurrency: %v %v", probs, err)
-	}
-}
-
-func TestVerifyDetectsTampering(t *testing.T) {
-	cases := []struct {
-		name   string
-		tamper string
-	}{
-		{"a changed receipt body is detected", `UPDATE receipts SET body = replace(body, '"sku":"svc"', '"sku":"evil"') WHERE seq = 2`},
-		{"a receipt removed from the middle is detected", `DELETE FROM receipts WHERE seq = 2`},
-		{"the last receipt removed is detected", `DELETE FROM receipts WHERE seq = (SELECT max(seq) FROM receipts)`},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			l, path := openTest(t)
-			ctx := context.Background()
-			for i := range 3 {
-				a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: DefaultStages[i]})
-				if i == 2 {
-					l.Resolve(ctx, a.Andon.ID, fix)
-				}
-			}
-			if probs, _ := l.Verify(ctx); len(probs) != 0 {
-				t.Fatalf("untouched chain: %v", probs)
-			}
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Exec(c.tamper); err != nil {
-				t.Fatal(err)
-			}
-			if probs, _ := l.Verify(ctx); len(probs) == 0 {
-				t.Fatal("tampering not detected")
-			}
-		})
-	}
-}
-
-func TestReceiptFiles(t *testing.T) {
-	l, _ := openTest(t)
-	l.ReceiptsDir = t.TempDir()
-	ctx := context.Background()
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
-	l.Resolve(ctx, a.Andon.ID, fix)
-	if probs, err := l.Verify(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("%v %v", probs, err)
-	}
-	if err := os.WriteFile(filepath.Join(l.ReceiptsDir, "RCP-000000000001.json"), []byte(`{"hash":"x"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if probs, _ := l.Verify(ctx); len(probs) != 1 {
-		t.Fatalf("changed receipt file: problems %v", probs)
-	}
-}
-
 func TestMetricsReadTheStore(t *testing.T) {
 	l, _ := openTest(t)
 	reg := prometheus.NewRegistry()
@@ -242,55 +52,6 @@ func TestMetricsReadTheStore(t *testing.T) {
 	l.Resolve(ctx, a.Andon.ID, fix)
 	if got := testutil.CollectAndCount(l.Metrics.timeToResolve); got != 1 {
 		t.Fatalf("time to resolve observations: %d", got)
-	}
-}
-
-func TestHTTPClientRoundTrip(t *testing.T) {
-	l, path := openTest(t)
-	srv := httptest.NewServer(l.Handler())
-	defer srv.Close()
-	var c API = &Client{URL: srv.URL}
-	ctx := context.Background()
-	if _, err := c.Trigger(ctx, Trigger{Type: "nope", SKU: "svc", Stage: "testing"}); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("unknown type over HTTP: %v", err)
-	} else if n := strings.Count(err.Error(), ErrInvalid.Error()); n != 1 {
-		t.Errorf("%q says %q %d times, want once", err, ErrInvalid, n)
-	}
-	res, err := c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing", Details: map[string]any{"job": "7"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, _ := c.Gate(ctx, "svc", "deployment"); g.Proceed {
-		t.Fatal("gate over HTTP lets a blocked sku proceed")
-	}
-	if _, err := c.Resolve(ctx, res.Andon.ID, fix); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Resolve(ctx, res.Andon.ID, fix); !errors.Is(err, ErrAlreadyResolved) {
-		t.Fatalf("second resolve over HTTP: %v", err)
-	}
-	a, rs, err := c.Show(ctx, res.Andon.ID)
-	if err != nil || a.Status != StatusResolved || len(rs) != 2 || a.Details["job"] != "7" {
-		t.Fatalf("show: %+v %v %v", a, rs, err)
-	}
-	if probs, err := c.Verify(ctx); err != nil || len(probs) != 0 {
-		t.Fatalf("verify: %v %v", probs, err)
-	}
-	if list, _ := c.List(ctx, Filter{SKU: "svc"}); len(list) != 1 {
-		t.Fatalf("list: %v", list)
-	}
-	// A ledger whose table no longer matches its chain answers ErrTampered over HTTP too.
-	c.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`DELETE FROM andons WHERE status = 'open'`); err != nil {
-		t.Fatal(err)
-	}
-	if g, err := c.Gate(ctx, "svc", "deployment"); !errors.Is(err, ErrTampered) {
-		t.Fatalf("gate over HTTP on a tampered ledger: %+v %v; want ErrTampered", g, err)
 	}
 }
 
@@ -359,19 +120,6 @@ func TestAPIRefusesBadQueryParameters(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: status %d, want %d", q, resp.StatusCode, want)
 		}
-	}
-}
-
-func TestStoreUnavailableAfterClose(t *testing.T) {
-	l, _ := openTest(t)
-	l.Store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"}); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
-	if err := l.Store.Ping(ctx); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("ping = %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package andon
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -178,11 +179,25 @@ func TestStateDocumentsRoundTrip(t *testing.T) {
 		}
 	}
 	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to what schema 3 (the first with an identity) created: no notification_reason and no metadata column.
+	if _, err := db.Exec(`ALTER TABLE alerts DROP COLUMN notification_reason; ALTER TABLE andons DROP COLUMN metadata; PRAGMA user_version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	if s, err = OpenSQLite(path); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if got, err := s.State(ctx, "actuator"); err != nil || string(got) != `{"v":2}` {
 		t.Fatalf("after reopen: State = %q, %v", got, err)
+	}
+	n := notification("g", 1, "firing")
+	n.Reason = "first notification"
+	if _, err := s.Ingest(ctx, n); err != nil {
+		t.Fatalf("ingest with a notification reason after migrating a schema-3 ledger: %v", err)
 	}
 }

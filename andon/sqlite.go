@@ -93,6 +93,8 @@ var migrations = []string{
 		created_ms INTEGER NOT NULL
 	);
 	CREATE INDEX receipts_sku_type ON receipts(json_extract(body, '$.sku'), json_extract(body, '$.receipt_type'));`,
+	// Why Alertmanager sent the notification that first recorded the alert.
+	`ALTER TABLE alerts ADD COLUMN notification_reason TEXT NOT NULL DEFAULT '';`,
 	// Who and what stopped the line (Metadata as JSON, '' for none); details hold any JSON since.
 	`ALTER TABLE andons ADD COLUMN metadata TEXT NOT NULL DEFAULT '';`,
 }
@@ -459,9 +461,7 @@ func scanAndon(row rowScanner) (Andon, error) {
 	}
 	a.Type, a.Status = FailureType(typ), Status(status)
 	_ = json.Unmarshal([]byte(details), &a.Details)
-	if metadata != "" {
-		_ = json.Unmarshal([]byte(metadata), &a.Metadata)
-	}
+	a.Metadata = DecodeMetadata(metadata)
 	a.OpenedAt = time.UnixMilli(opened).UTC()
 	if resolved.Valid {
 		t := time.UnixMilli(resolved.Int64).UTC()
@@ -677,7 +677,7 @@ func (s *SQLite) Ingest(ctx context.Context, n Notification) (IngestResult, erro
 		}
 		// The column order of qInsertAlerts; andon_id is set by the writer.
 		rows[i] = []any{al.Key, al.Status, n.Receiver, al.Fingerprint, al.StartsAt.UnixMilli(), al.EndsAt.UnixMilli(),
-			jsonText(al.Labels), jsonText(al.Annotations), recv, ""}
+			jsonText(al.Labels), jsonText(al.Annotations), recv, n.Reason, ""}
 	}
 	res := IngestResult{Duplicate: make([]bool, len(n.Alerts)), AndonIDs: make([]string, len(n.Alerts))}
 	origins := map[string]string{} // alerts of one group usually share their origin; committed chunks' andons stay valid

@@ -6,8 +6,8 @@ import (
 )
 
 // Store persists andons, receipts, received alerts and action decisions.
-// SQLite (NewSQLite) is the embedded default; the interface is what a
-// PostgreSQL store would implement. Every write that changes an andon also
+// SQLite (OpenSQLite) is the embedded default; andon/postgres implements
+// it on PostgreSQL for replicas (andon/stores opens either). Every write that changes an andon also
 // writes its receipt in the same transaction. A store opens only a ledger
 // that exists (created once by an init) and knows its Identity; the reads
 // that answer questions return the andons together with the receipts that
@@ -40,6 +40,9 @@ type Store interface {
 	// PutState and State keep a named document (the actuator's state).
 	PutState(ctx context.Context, name string, doc []byte) error
 	State(ctx context.Context, name string) ([]byte, error)
+	// PruneAlerts deletes alert records received before before that no open
+	// andon references (retention); it returns how many. Receipts are never pruned.
+	PruneAlerts(ctx context.Context, before time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -72,6 +75,7 @@ type Filter struct {
 type Notification struct {
 	Receiver   string
 	GroupKey   string
+	Reason     string // Alertmanager's notification_reason (0.32+; empty from older releases)
 	ReceivedAt time.Time
 	Alerts     []AlertEvent
 }

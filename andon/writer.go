@@ -60,8 +60,8 @@ var qAlertsSeen, qInsertAlerts [alertChunk + 1]string
 func init() {
 	for n := 1; n <= alertChunk; n++ {
 		qAlertsSeen[n] = `SELECT key, status, andon_id FROM alerts WHERE key IN (` + placeholders(n, "?") + `)`
-		qInsertAlerts[n] = `INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, andon_id) VALUES ` +
-			placeholders(n, "(?,?,?,?,?,?,?,?,?,?)")
+		qInsertAlerts[n] = `INSERT INTO alerts (key, status, receiver, fingerprint, starts_ms, ends_ms, labels, annotations, received_ms, notification_reason, andon_id) VALUES ` +
+			placeholders(n, "(?,?,?,?,?,?,?,?,?,?,?)")
 	}
 }
 

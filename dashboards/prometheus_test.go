@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/andon-sre/andon/internal/loopback"
 	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 )
@@ -80,7 +81,7 @@ func runAgainstPrometheus(t *testing.T, bin, name string) {
 	for {
 		failures = failures[:0]
 		for _, q := range qs {
-			expr := substitute(q.expr, spec.GroupBy, testRangeStandIn, testVarStandIn)
+			expr := substitute(q.expr, templateVars(spec), testRangeStandIn, testVarStandIn)
 			n, _, err := instantQuery(promURL, expr)
 			switch {
 			case err != nil:
@@ -131,16 +132,6 @@ func quick(spec *limits.Spec) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startPrometheus runs Prometheus scraping the exporter every second with the rules loaded, and
 // returns its URL once it is ready.
 func startPrometheus(t *testing.T, bin, dir string, spec *limits.Spec, target string, rulesPath string) string {
@@ -165,7 +156,7 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := loopback.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")

@@ -17,6 +17,7 @@ import (
 // else is a recorded series whose name comes from limits.
 const (
 	metricAlerts = "ALERTS"
+	metricUp     = "up" // the job variable lists the jobs of the service's targets from it
 
 	metricAndonOpen          = "andon_open"
 	metricAndonTriggered     = "andon_triggered_total"
@@ -36,7 +37,7 @@ const (
 
 // rawMetrics are the series names above as queries spell them (a histogram by its _bucket series).
 var rawMetrics = []string{
-	metricAlerts,
+	metricAlerts, metricUp,
 	metricAndonOpen, metricAndonTriggered, metricAndonResolved, metricAndonTimeToResolve + "_bucket",
 	metricAndonBlocked, metricActions, metricActiveActions, metricWebhookNotified,
 	metricAdmissionRequests, metricAdmissionInFlight, metricAdmissionQueue, metricAdmissionShed, metricAdmissionSetting,
@@ -107,7 +108,11 @@ func recorded(spec *limits.Spec, name string, extra ...*labels.Matcher) string {
 // scraped selects a raw series exported by the service's own targets (the admission middleware's),
 // with the spec's selector and the group_by variables.
 func (g *gen) scraped(name string) string {
-	return selector(name, append(slices.Clip(g.scrape), varMatchers(g.spec)...)...)
+	ms := append(slices.Clip(g.scrape), varMatchers(g.spec)...)
+	if g.hasJobVar() {
+		ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, jobVar, "$"+jobVar))
+	}
+	return selector(name, ms...)
 }
 
 // firing selects the firing alerts of one signal of the service at one level.

@@ -29,7 +29,10 @@ func (g *gen) andonRow() {
 		add(g, levelStat(), s.title, s.description, 3, 4, query{expr: levelExpr(g.spec, s.signal, s.levels), instant: true})
 	}
 	alerts := selector(metricAlerts, eq(limits.LabelService, g.spec.Service))
+	// The footer is set: the SDK's default (v0.0.22) has reducer null, which its own strict
+	// decoder and Grafana's schema reject.
 	tbl := table.NewPanelBuilder().NoValue("No alert pending or firing.").
+		Footer(common.NewTableFooterOptionsBuilder().Reducer([]string{})).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
 			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, limits.LabelService: true},
 		}})

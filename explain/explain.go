@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/andon-sre/andon/dashboards"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/rulegen"
 )
@@ -51,6 +52,9 @@ func Write(w io.Writer, res *rulegen.Result) error {
 			return err
 		}
 	}
+	if err := writeRetention(w, res); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	counts := map[rulegen.AlertKind]int{}
 	for _, a := range res.Alerts {
@@ -83,6 +87,33 @@ func writeSLO(w io.Writer, s *limits.Spec) error {
 			limits.FormatNumber(f*budget*100)+"%", bw.Level, bw.For, actions(bw.Actions))
 	}
 	return tw.Flush()
+}
+
+// prometheusDefaultRetention is Prometheus' --storage.tsdb.retention.time when none is set.
+const prometheusDefaultRetention = 15 * 24 * time.Hour
+
+// writeRetention says how much history the dashboard's panels read, and which need the most.
+func writeRetention(w io.Writer, res *rulegen.Result) error {
+	rs, err := dashboards.Retention(res)
+	if err != nil {
+		return err
+	}
+	var most time.Duration
+	var panels []string
+	for _, r := range rs {
+		switch {
+		case r.Needs > most:
+			most, panels = r.Needs, []string{r.Title}
+		case r.Needs == most:
+			panels = append(panels, r.Title)
+		}
+	}
+	fmt.Fprintf(w, "\nPrometheus retention: the dashboard needs ≥ %s (%s)", model.Duration(most), strings.Join(panels, ", "))
+	if most > prometheusDefaultRetention {
+		fmt.Fprintf(w, "; Prometheus keeps %s by default: set --storage.tsdb.retention.time", model.Duration(prometheusDefaultRetention))
+	}
+	fmt.Fprintln(w, ".")
+	return nil
 }
 
 func groupedBy(s *limits.Spec) string {

@@ -108,3 +108,13 @@ func TestNoSLONoSLOSection(t *testing.T) {
 		t.Errorf("unexpected explanation:\n%s", out)
 	}
 }
+
+// The retention the dashboard needs is stated, with the panels that need the most, and compared
+// with Prometheus' 15d default: the 30d SLO panels need more.
+func TestRetentionIsStated(t *testing.T) {
+	_, out := explainExample(t, "erlmcp")
+	want := "Prometheus retention: the dashboard needs ≥ 30d3h (Error budget left (30d), Defects per million (30d), Yield (30d)); Prometheus keeps 15d by default: set --storage.tsdb.retention.time."
+	if !strings.Contains(out, want) {
+		t.Fatalf("explain lacks %q:\n%s", want, out)
+	}
+}

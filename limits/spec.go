@@ -92,6 +92,7 @@ type Spec struct {
 	Signals            []*Signal         `yaml:"signals"`
 	SLO                *SLO              `yaml:"slo"`
 	NoData             NoData            `yaml:"no_data"`
+	Alertmanager       AlertmanagerSpec  `yaml:"alertmanager"`
 
 	Pos Pos `yaml:"-"`
 }

@@ -83,6 +83,7 @@ func validate(c *collector, s *Spec) {
 	if s.SLO != nil {
 		validateSLO(c, s)
 	}
+	validateAlertmanager(c, s)
 	if !s.NoData.Disabled {
 		if s.NoData.For.D() <= 0 {
 			c.errorf(s.NoData.For.Pos, "no_data.for must be positive (an alert with for: 0s fires on one bad scrape)")

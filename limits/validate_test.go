@@ -50,7 +50,7 @@ func TestErrors(t *testing.T) {
 		{"an unknown anchor points at the alias", "service: svc\ndescription: *nowhere\n", "2:14", "unknown anchor 'nowhere'"},
 		{"an empty list item is not a signal", base + "  -\n", "10:4", "`signals[1]` is empty"},
 		{"a wrong type points at the value", "service: svc\nsignals:\n  - name: p\n    quantile: high\n", "4:15", "cannot unmarshal !!str `high` into float64"},
-		{"an unknown top-level key is named with the known ones", base + "servce: x\n", "10:1", `unknown key "servce" in the spec (known keys: dashboard_url, description,`},
+		{"an unknown top-level key is named with the known ones", base + "servce: x\n", "10:1", `unknown key "servce" in the spec (known keys: alertmanager, dashboard_url, description,`},
 		{"an unknown nested key names its path", base + "    treshold: 1\n", "10:5", "unknown key \"treshold\" in `signals[0]`"},
 		{"an unknown key in levels names the level", base + "levels:\n  red:\n    fore: 1m\n", "12:5", "unknown key \"fore\" in `levels.red`"},
 		{"a threshold must be a quantity or a mapping", withSignal("{name: g, kind: gauge, metric: m, description: d, thresholds: {red: [1]}}\n"), "10:73", "a threshold is a quantity"},
@@ -82,6 +82,12 @@ func TestErrors(t *testing.T) {
 		{"a signal name may appear once", withSignal("{name: errs, kind: gauge, metric: m, description: d, thresholds: {red: 1}}\n"), "10:5", `signal "errs" is defined twice (first at line 4)`},
 		{"no_data.for must be positive", base + "no_data: {for: 0s}\n", "10:16", "no_data.for must be positive"},
 		{"no_data.level must be a level", base + "no_data: {level: orange}\n", "1:1", `no_data.level "orange" is not one of yellow, red, emergency`},
+		// alertmanager (alertmanager.go)
+		{"the webhook URL must be http(s)", base + "alertmanager:\n  webhook_url: andon:9095\n", "11:3", `alertmanager.webhook_url "andon:9095" is not an http(s) URL`},
+		{"the credentials file must be absolute", base + "alertmanager:\n  credentials_file: token\n", "11:3", `alertmanager.credentials_file "token" must be an absolute path`},
+		{"a receiver named twice in a level", base + "alertmanager:\n  notify: {red: [pager, pager]}\n", "11:3", `alertmanager.notify.red names receiver "pager" twice`},
+		{"an empty receiver name", base + "alertmanager:\n  notify: {yellow: ['']}\n", "11:3", `alertmanager.notify.yellow has an empty receiver name`},
+		{"the andon receiver is not a person", base + "alertmanager:\n  notify: {red: [andon-svc]}\n", "11:3", `"andon-svc" is the generated andon receiver`},
 
 		// Levels
 		{"a level's for must be positive", base + "levels:\n  red: {for: 0s}\n", "11:14", "levels.red.for must be positive"},

@@ -11,7 +11,7 @@ demo: tools build
 ## SIGKILL leaving no process behind, and the report drawn in headless Chromium (required in CI).
 ## In CI (CI set) a missing pinned binary or Chromium fails instead of skipping.
 e2e: tools build $(if $(CI),chromium)
-	ANDON_E2E=1 ANDON_REQUIRE_CHROMIUM=$(if $(CI),1) $(GO) test -count=1 -timeout 8m -run 'TestE2E|TestInterrupt|TestReport' -v ./examples/stack/
+	ANDON_E2E=1 ANDON_REQUIRE_CHROMIUM=$(if $(CI),1) $(GO) test -count=1 -timeout 20m -run 'TestE2E|TestInterrupt|TestReport' -v ./examples/stack/
 
 TEST_TARGETS += e2e
 

@@ -5,17 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/andon-sre/andon/internal/loopback"
 	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
 )
@@ -49,8 +50,17 @@ func TestPromtoolCheckRules(t *testing.T) {
 
 // mergedConfig is a minimal Alertmanager config with the snippet of ex merged in the way the
 // snippet's header tells operators to: a root route with a default receiver, the snippet's
-// routes, receivers and inhibit_rules appended. The token file exists.
+// routes first, then the user's (none here), receivers and inhibit_rules appended, and the
+// receivers the spec's alertmanager.notify names defined. The token file exists.
 func mergedConfig(t *testing.T, ex string) string {
+	t.Helper()
+	return writeMerged(t, loadExample(t, ex), "http://127.0.0.1:9/webhook", nil, nil, true) // discard port: notifications are not the point here
+}
+
+// writeMerged writes spec's snippet (webhook at hookURL) merged with the user's own routes and
+// receivers (webhook URL per name; "" for a receiver that notifies nothing): the snippet's
+// routes before the user's when first, after them otherwise.
+func writeMerged(t *testing.T, spec *limits.Spec, hookURL string, userRoutes []map[string]any, userReceivers map[string]string, first bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
@@ -58,12 +68,30 @@ func mergedConfig(t *testing.T, ex string) string {
 		t.Fatal(err)
 	}
 	o := DefaultAlertmanagerOptions()
-	o.CredentialsFile = token
-	o.WebhookURL = "http://127.0.0.1:9/webhook" // discard port: notifications are not the point here
-	snip := Alertmanager(loadExample(t, ex), o)
+	o.CredentialsFile, o.WebhookURL = token, hookURL
+	snip := Alertmanager(spec, o)
+	routes := append(anySlice(userRoutes), anySlice(snip.Route.Routes)...)
+	if first {
+		routes = append(anySlice(snip.Route.Routes), anySlice(userRoutes)...)
+	}
+	receivers := append([]any{map[string]string{"name": "default"}}, anySlice(snip.Receivers)...)
+	names, _ := spec.Alertmanager.NotifyReceivers()
+	for name := range userReceivers {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		r := map[string]any{"name": name}
+		if u := userReceivers[name]; u != "" {
+			r["webhook_configs"] = []map[string]any{{"url": u, "send_resolved": false}}
+		}
+		receivers = append(receivers, r)
+	}
 	cfg := map[string]any{
-		"route":         map[string]any{"receiver": "default", "group_by": []string{"alertname"}, "routes": snip.Route.Routes},
-		"receivers":     append([]any{map[string]string{"name": "default"}}, anySlice(snip.Receivers)...),
+		"route":         map[string]any{"receiver": "default", "group_by": []string{"alertname"}, "routes": routes},
+		"receivers":     receivers,
 		"inhibit_rules": snip.InhibitRules,
 	}
 	data, err := yaml.Marshal(cfg)
@@ -85,12 +113,17 @@ func anySlice[T any](xs []T) []any {
 	return out
 }
 
+// amtools are the pinned amtool binaries (`make tools`): the newest release's and the oldest
+// supported one's; the generated config must pass both.
+var amtools = []string{"amtool", "amtool-oldest"}
+
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := pinned.Require(t, "amtool")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, ex := range examples {
-		t.Run(ex, func(t *testing.T) { run(t, ctx, amtool, "check-config", mergedConfig(t, ex)) })
+	for _, tool := range amtools {
+		for _, ex := range examples {
+			t.Run(tool+"/"+ex, func(t *testing.T) { run(t, ctx, pinned.Require(t, tool), "check-config", mergedConfig(t, ex)) })
+		}
 	}
 }
 
@@ -112,26 +145,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 	am := pinned.Require(t, "alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, am, "--config.file="+mergedConfig(t, "erlmcp"), "--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	base := "http://" + addr
-	waitReady(t, ctx, base+"/-/ready", &logs)
+	base, logs := startAlertmanager(t, ctx, am, mergedConfig(t, "erlmcp"))
 
 	alert := func(name, signal, level, instance string) amAlert {
 		return amAlert{Labels: map[string]string{"alertname": name, "service": "erlmcp", "signal": signal,
@@ -144,15 +158,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 		alert("ErlmcpErrorRatioYellow", "error_ratio", "yellow", "b:9000"), // other instance: not inhibited
 		alert("ErlmcpLatencyP95Yellow", "latency_p95", "yellow", "a:9000"), // other signal: not inhibited
 	}
-	body, _ := json.Marshal(post)
-	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
-	}
+	postAlerts(t, base, post)
 	want := map[string]bool{ // name@instance → inhibited
 		"ErlmcpErrorRatioYellow@a:9000": true, "ErlmcpErrorRatioRed@a:9000": true, "ErlmcpErrorRatioEmergency@a:9000": false,
 		"ErlmcpErrorRatioYellow@b:9000": false, "ErlmcpLatencyP95Yellow@a:9000": false,
@@ -187,6 +193,42 @@ func inhibited(t *testing.T, base string) map[string]bool {
 	return out
 }
 
+// startAlertmanager runs the Alertmanager binary am with config on a free loopback port until the
+// test ends (HA off) and returns its base URL once ready, and its log.
+func startAlertmanager(t *testing.T, ctx context.Context, am, config string) (string, *bytes.Buffer) {
+	t.Helper()
+	addr := loopback.FreeAddr(t)
+	logs := new(bytes.Buffer)
+	cmd := exec.CommandContext(ctx, am, "--config.file="+config, "--storage.path="+t.TempDir(),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	base := "http://" + addr
+	waitReady(t, ctx, base+"/-/ready", logs)
+	return base, logs
+}
+
+// postAlerts posts alerts to Alertmanager's API at base, as Prometheus does.
+func postAlerts(t *testing.T, base string, alerts []amAlert) {
+	t.Helper()
+	body, _ := json.Marshal(alerts)
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+	}
+}
+
 func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer) {
 	t.Helper()
 	for ctx.Err() == nil {
@@ -199,4 +241,34 @@ func waitReady(t *testing.T, ctx context.Context, url string, logs *bytes.Buffer
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("alertmanager did not become ready at %s:\n%s", url, logs.String())
+}
+
+// TestOldestPromtoolChecksClassicHistogramRules: the rule files of every spec whose latency signals
+// use classic histograms pass `promtool check rules` of Prometheus 2.53 LTS, the oldest release the
+// README claims for them (native histograms need 3.x).
+func TestOldestPromtoolChecksClassicHistogramRules(t *testing.T) {
+	promtool := pinned.Require(t, "promtool-lts")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checked := 0
+	for _, spec := range emitSpecs {
+		s, _, err := limits.Load(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(s.Signals, func(sig *limits.Signal) bool { return sig.Native }) {
+			continue
+		}
+		checked++
+		t.Run(spec, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "rules.yaml")
+			if err := os.WriteFile(path, outputs(t, s)["rules.yaml"], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run(t, ctx, promtool, "check", "rules", path)
+		})
+	}
+	if checked < 2 {
+		t.Fatalf("%d classic-histogram specs checked: want both examples at least", checked)
+	}
 }

@@ -44,9 +44,66 @@ func startAdmission(t *testing.T) (*admission.Controller, string) {
 	return ctl, svc.URL
 }
 
-func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
-	am := pinned.Require(t, "alertmanager")
+// alertmanagers are the pinned Alertmanager binaries (`make tools`) the integration tests run:
+// the newest release and the oldest supported one (tools/alertmanager).
+var alertmanagers = []string{"alertmanager", "alertmanager-oldest"}
 
+// startAlertmanager runs the Alertmanager binary bin with config on a free loopback port until the
+// test ends, and returns its address once it is ready. Its log is printed if the test fails.
+func startAlertmanager(t *testing.T, bin, config string, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	amConfig := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(amConfig, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	amAddr := freeAddr(t)
+	cmd := exec.Command(bin, append([]string{"--config.file=" + amConfig, "--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + amAddr, "--cluster.listen-address=", "--log.level=warn"}, args...)...)
+	var amLog bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &amLog, &amLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", filepath.Base(bin), amLog.String())
+		}
+	})
+	waitFor(t, "alertmanager ready", 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + amAddr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		drain(resp)
+		return resp.StatusCode == 200
+	})
+	return amAddr
+}
+
+// postAlerts posts alerts to Alertmanager's API, as Prometheus does.
+func postAlerts(t *testing.T, amAddr string, alerts ...map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(alerts)
+	resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /api/v2/alerts: %d", resp.StatusCode)
+	}
+}
+
+func TestAlertmanagerToAdmissionAndOneAndon(t *testing.T) {
+	for _, name := range alertmanagers {
+		t.Run(name, func(t *testing.T) { testAlertmanagerToAdmission(t, pinned.Require(t, name)) })
+	}
+}
+
+func testAlertmanagerToAdmission(t *testing.T, am string) {
 	ctl, svcURL := startAdmission(t)
 	s, url := testServer(t, fmt.Sprintf(`bearer_token: hook-token
 actuator:
@@ -55,10 +112,7 @@ actuator:
       token: svc-token
       instances: [{name: i0, url: '%s/admin/admission'}]
 `, svcURL))
-
-	dir := t.TempDir()
-	amConfig := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(amConfig, []byte(fmt.Sprintf(`route:
+	amAddr := startAlertmanager(t, am, fmt.Sprintf(`route:
   receiver: andon
   group_by: [alertname, service]
   group_wait: 100ms
@@ -71,48 +125,15 @@ receivers:
         send_resolved: true
         http_config:
           authorization: {credentials: hook-token}
-`, url)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	amAddr := freeAddr(t)
-	cmd := exec.Command(am, "--config.file="+amConfig, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn")
-	var amLog bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &amLog, &amLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", amLog.String())
-		}
-	}()
-	waitFor(t, "alertmanager ready", 20*time.Second, func() bool {
-		resp, err := http.Get("http://" + amAddr + "/-/ready")
-		if err != nil {
-			return false
-		}
-		drain(resp)
-		return resp.StatusCode == 200
-	})
+`, url))
 
 	postAlert := func() {
-		body, _ := json.Marshal([]map[string]any{{
+		postAlerts(t, amAddr, map[string]any{
 			"labels": map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red",
 				"severity": "critical", "action": "page,shed,reject_new,andon", "instance": "i0"},
 			"annotations": map[string]string{"summary": "errors above 0.5%", "shed_fraction": "0.5", "shed_tiers": "3,2", "andon_type": "operating_limit"},
 			"startsAt":    time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
-		}})
-		resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		drain(resp)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST /api/v2/alerts: %d", resp.StatusCode)
-		}
+		})
 	}
 	postAlert()
 	waitFor(t, "shed and reject_new on the admission API", 20*time.Second, func() bool {
@@ -137,6 +158,18 @@ receivers:
 	if len(acts) != 2 {
 		t.Fatalf("applied actions: %+v", acts)
 	}
+	// The notification reason is stored as this release sends it ("first notification" since 0.32).
+	fixture, err := os.ReadFile(filepath.Join("testdata", "alertmanager-"+alertmanagerVersion(t, am)+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want Message
+	if err := json.Unmarshal(fixture, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedReasons(t, s); len(got) != 1 || got[0] != want.NotificationReason {
+		t.Fatalf("stored notification reasons %q, want [%q]", got, want.NotificationReason)
+	}
 }
 
 // The actuator's active actions are kept in the store: a receiver restarted
@@ -158,10 +191,7 @@ actuator:
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newServer(t, c)
 		srv := httptest.NewServer(s.Handler())
 		m := payload(`{}:{service="svc"}`, 1, status)
 		m.Alerts[0].Labels["action"] = "page,shed"

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/andon-sre/andon/actuator"
@@ -17,10 +19,20 @@ import (
 // required (a bearer token, or insecure_no_auth on loopback); everything else
 // has a default.
 type Config struct {
-	// DB is the SQLite ledger (made by 'andon init', or by --init on first start). Default andon.db.
+	// DB is the ledger: a SQLite file (made by 'andon init', or by --init on
+	// first start; default andon.db), or a postgres:// URL: the ledger several
+	// replicas share (see README, topology).
 	DB string `yaml:"db"`
 	// SigningKeyFile is the ed25519 private key ('andon keygen') receipts are signed with.
 	SigningKeyFile string `yaml:"signing_key_file"`
+	// AlertRetention is how long alert records are kept (default 90d);
+	// records an open andon references stay until it is resolved. Receipts
+	// are never pruned.
+	AlertRetention model.Duration `yaml:"alert_retention"`
+	// LeaseTTL is how long the replica acting on a shared PostgreSQL ledger
+	// holds the actuator lease without renewing it (default 10s): after a
+	// crash, another replica takes over within it.
+	LeaseTTL model.Duration `yaml:"lease_ttl"`
 	// ReceiptsDir, when set, also receives every receipt as a JSON file.
 	ReceiptsDir string `yaml:"receipts_dir"`
 	// BearerToken (or BearerTokenFile) is required on /webhook and /api/v1
@@ -77,6 +89,18 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	if _, err := andon.NormalizeID("andon_stage", c.AndonStage); err != nil {
 		return nil, err
+	}
+	if c.AlertRetention == 0 {
+		c.AlertRetention = model.Duration(90 * 24 * time.Hour)
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = model.Duration(10 * time.Second)
+	}
+	if time.Duration(c.AlertRetention) < time.Hour {
+		return nil, fmt.Errorf("alert_retention %s is too short: keep alert records at least 1h (they make re-sends idempotent)", c.AlertRetention)
+	}
+	if time.Duration(c.LeaseTTL) < 300*time.Millisecond {
+		return nil, fmt.Errorf("lease_ttl %s is too short: use at least 300ms (the lease is renewed every third of it)", c.LeaseTTL)
 	}
 	if c.MaxBodyBytes < 1024 {
 		return nil, fmt.Errorf("max_body_bytes %d is too small for any notification: use at least 1024", c.MaxBodyBytes)

@@ -2,6 +2,9 @@ package webhook
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -10,6 +13,15 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add(encode(payload(`{}:{service="svc"}`, 2, "firing")))
 	f.Add([]byte(`{"version":"4"}`))
+	f.Add([]byte(`{"version":"4","groupKey":"g","status":"firing","notification_reason":"repeat interval","routeLabels":{},"x":{"y":[1]},` +
+		`"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2026-07-01T12:00:00Z","fingerprint":"f","silencedBy":null}]}`))
+	if fixtures, err := filepath.Glob(filepath.Join("testdata", "alertmanager-v*.json")); err == nil {
+		for _, p := range fixtures {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(bytes.NewReader(b))
 		if err != nil {
@@ -17,6 +29,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err := m.Validate(); err != nil {
 			t.Fatalf("Decode accepted an invalid message: %v", err)
+		}
+		for _, u := range m.Unknown {
+			known := messageFields
+			if name, ok := strings.CutPrefix(u, "alerts[]."); ok {
+				u, known = name, alertFields
+			}
+			if known[strings.ToLower(u)] {
+				t.Fatalf("known field %q reported unknown", u)
+			}
 		}
 		m2, err := Decode(bytes.NewReader(encode(m)))
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
 )
 
 // RunOptions are the command line of 'andon webhook'.
@@ -49,16 +48,12 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		log.Warn("running WITHOUT authentication (insecure_no_auth): listening on loopback only", "addresses", addrs)
 	}
-	if o.Init {
-		if _, err := os.Stat(cfg.DB); errors.Is(err, fs.ErrNotExist) {
-			id, err := andon.InitSQLite(cfg.DB, time.Now())
-			if err != nil {
-				return err
-			}
-			log.Info("created a new ledger (--init)", "db", cfg.DB, "ledger_id", id.ID)
-		}
+	// With --init, a missing SQLite file or an empty PostgreSQL database becomes a new ledger.
+	store, err := stores.Open(ctx, cfg.DB, o.Init)
+	if err != nil {
+		return err
 	}
-	s, err := New(cfg, log)
+	s, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}
@@ -68,7 +63,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(srv, o.Web, log) }()
-	log.Info("andon webhook started", "config", o.ConfigFile, "db", cfg.DB, "ledger_id", s.ledger.Store.Identity().ID)
+	log.Info("andon webhook started", "config", o.ConfigFile, "db", stores.Describe(cfg.DB), "ledger_id", s.ledger.Store.Identity().ID)
 	for {
 		select {
 		case <-hup:

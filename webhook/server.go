@@ -11,15 +11,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 
 	"github.com/andon-sre/andon/actuator"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
 	"github.com/andon-sre/andon/internal/httpjson"
 	"github.com/andon-sre/andon/limits"
 	"github.com/andon-sre/andon/notify"
@@ -36,18 +39,32 @@ type Server struct {
 
 	notifications *prometheus.CounterVec
 	alerts        map[string]prometheus.Counter // by alert status, resolved once
+	unknown       map[bool]prometheus.Counter   // unknown fields, by "in an alert"
+	unknownSeen   sync.Map                      // unknown field paths already logged
+	unknownLogged atomic.Int32                  // how many: bounded, the names come from outside
+
+	leader    *leadership // with a shared (replicated) store: the actuator lease
+	stop      chan struct{}
+	bg        sync.WaitGroup // background loops: retention, lease, outbox
+	closeOnce sync.Once
 
 	notifier *notify.Notifier // nil without notification endpoints
 }
 
-// New opens the store named in cfg and builds the server.
-func New(cfg *Config, log *slog.Logger) (*Server, error) {
+// maxLoggedUnknown bounds how many distinct unknown field names are logged, maxLoggedName how
+// much of each: they come from outside.
+const (
+	maxLoggedUnknown = 64
+	maxLoggedName    = 128
+)
+
+// New builds the server on store, opened by the caller from cfg.DB (see
+// andon/stores); the server closes it. On a store several replicas share
+// (PostgreSQL), the actuator acts only while this replica holds the
+// actuator lease, on the notifications every replica queued.
+func New(cfg *Config, store andon.Store, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	store, err := andon.OpenSQLite(cfg.DB)
-	if err != nil {
-		return nil, err
 	}
 	if cfg.SigningKeyFile != "" {
 		sg, err := andon.LoadSigner(cfg.SigningKeyFile)
@@ -61,8 +78,9 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		reg: reg,
-		log: log,
+		reg:  reg,
+		log:  log,
+		stop: make(chan struct{}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "andon_webhook_notifications_total", Help: "Webhook notifications received, by HTTP status class of the answer.",
 		}, []string{"status"}),
@@ -74,7 +92,12 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		s.notifications.WithLabelValues(c)
 	}
 	s.alerts = map[string]prometheus.Counter{"firing": alerts.WithLabelValues("firing"), "resolved": alerts.WithLabelValues("resolved")}
-	reg.MustRegister(s.notifications, alerts)
+	unknown := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "andon_webhook_unknown_fields_total",
+		Help: "Fields of received notifications this receiver does not know and ignored (Alertmanager adds fields across releases), by where: notification or alert.",
+	}, []string{"in"})
+	s.unknown = map[bool]prometheus.Counter{false: unknown.WithLabelValues("notification"), true: unknown.WithLabelValues("alert")}
+	reg.MustRegister(s.notifications, alerts, unknown)
 	s.ledger = &andon.Ledger{Store: store, Metrics: andon.NewMetrics(reg, store), ReceiptsDir: cfg.ReceiptsDir, Logger: log}
 	if err := s.ledger.CheckSigning(context.Background(), cfg.SigningKeyFile != ""); err != nil {
 		store.Close()
@@ -89,22 +112,63 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	} else if n > 0 {
 		log.Warn("wrote receipt files missing from receipts_dir (crash between commit and file write?)", "count", n, "dir", cfg.ReceiptsDir)
 	}
-	s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
-	doc, err := store.State(context.Background(), actuatorState)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	if doc != nil {
-		if err := s.engine.Restore(doc); err != nil {
+	s.cfg.Store(cfg)
+	if rs, ok := store.(andon.Replicated); ok {
+		s.leader = newLeadership(s, rs, time.Duration(cfg.LeaseTTL))
+		s.engine = actuator.NewEngine(cfg.policy, fencedRecorder{recorder{store}, s.leader}, reg, log)
+		s.engine.Pause() // until this replica holds the lease
+		s.background(s.leader.keep)
+		s.background(s.leader.drain)
+	} else {
+		s.engine = actuator.NewEngine(cfg.policy, recorder{store}, reg, log)
+		doc, err := store.State(context.Background(), actuatorState)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		if err := s.engine.Resume(doc); err != nil {
 			log.Warn("actuator state not restored: active actions are rebuilt by Alertmanager's re-sends and expire by their TTL", "err", err)
 		}
 	}
 	s.startNotifier(cfg)
 	s.ledger.Stages = cfg.Stages
-	s.cfg.Store(cfg)
+	s.background(s.retain)
 	return s, nil
 }
+
+func (s *Server) background(loop func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		loop()
+	}()
+}
+
+// retain prunes alert records past alert_retention, at start and hourly.
+func (s *Server) retain() {
+	for {
+		keep := time.Duration(s.cfg.Load().AlertRetention)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		n, err := s.ledger.Store.PruneAlerts(ctx, time.Now().Add(-keep))
+		cancel()
+		switch {
+		case err != nil:
+			s.log.Warn("alert records not pruned; next try in an hour", "err", err)
+		case n > 0:
+			s.log.Info("pruned alert records past alert_retention", "count", n, "alert_retention", model.Duration(keep))
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// ingestTimeout bounds recording a notification: a store that does not
+// answer (a database partitioned away) gets a 503 Alertmanager retries,
+// not a request hanging until Alertmanager's own timeout.
+const ingestTimeout = 10 * time.Second
 
 // actuatorState names the actuator's state document in the store.
 const actuatorState = "actuator"
@@ -113,9 +177,9 @@ const actuatorState = "actuator"
 // change at once; the database and receipts directory need a restart.
 func (s *Server) Reload(cfg *Config) {
 	old := s.cfg.Load()
-	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir || cfg.SigningKeyFile != old.SigningKeyFile {
-		s.log.Warn("db, receipts_dir and signing_key_file changes take effect after a restart", "db", old.DB, "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
-		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile = old.DB, old.ReceiptsDir, old.SigningKeyFile
+	if cfg.DB != old.DB || cfg.ReceiptsDir != old.ReceiptsDir || cfg.SigningKeyFile != old.SigningKeyFile || cfg.LeaseTTL != old.LeaseTTL {
+		s.log.Warn("db, receipts_dir, signing_key_file and lease_ttl changes take effect after a restart", "db", stores.Describe(old.DB), "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
+		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile, cfg.LeaseTTL = old.DB, old.ReceiptsDir, old.SigningKeyFile, old.LeaseTTL
 	}
 	s.keepNotifications(old, cfg)
 	s.keepStages(old, cfg)
@@ -126,9 +190,15 @@ func (s *Server) Reload(cfg *Config) {
 // Close waits for running actions (the actuator takes no new ones once
 // closed), then closes the store.
 func (s *Server) Close() error {
-	s.engine.Close()
-	s.stopNotifier()
-	return s.ledger.Store.Close()
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.bg.Wait() // a lease holder hands the lease back
+		s.engine.Close()
+		s.stopNotifier()
+		err = s.ledger.Store.Close()
+	})
+	return err
 }
 
 // Ledger exposes the ledger (for tests and embedding).
@@ -197,6 +267,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := Decode(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if msg != nil {
+		s.noteUnknown(msg.Unknown)
+	}
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			fail(http.StatusRequestEntityTooLarge, "body exceeds max_body_bytes %d: lower max_alerts in the receiver or raise the limit", cfg.MaxBodyBytes)
@@ -206,7 +279,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := s.notification(msg, cfg)
-	res, err := s.ledger.Ingest(r.Context(), n)
+	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
+	defer cancel()
+	res, err := s.ledger.Ingest(ctx, n)
 	if err != nil {
 		if errors.Is(err, andon.ErrInvalid) {
 			fail(http.StatusBadRequest, "%v", err)
@@ -230,6 +305,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			StartsAt: al.StartsAt, Labels: al.Labels, Annotations: al.Annotations, AndonID: res.AndonIDs[i]}
 	}
 	s.reply(w, r, http.StatusOK, a)
+	if s.leader != nil {
+		return // queued in the same transaction: the lease holder acts on it
+	}
 	// Actions run after the acknowledgement: an action failure is recorded, never a 5xx.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -238,11 +316,29 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// noteUnknown counts the unknown fields of a notification and logs each
+// field name the first time it is seen.
+func (s *Server) noteUnknown(paths []string) {
+	for _, p := range paths {
+		s.unknown[strings.HasPrefix(p, "alerts[].")].Inc()
+		if s.unknownLogged.Load() >= maxLoggedUnknown {
+			continue
+		}
+		if _, seen := s.unknownSeen.LoadOrStore(p, true); !seen {
+			s.unknownLogged.Add(1)
+			if len(p) > maxLoggedName {
+				p = strings.ToValidUTF8(p[:maxLoggedName], "") + "…"
+			}
+			s.log.Warn("ignored a field of the Alertmanager payload this receiver does not know (a newer Alertmanager?)", "field", p)
+		}
+	}
+}
+
 // notification maps a message to what the store records; firing alerts
 // whose action label includes "andon" ask for an andon, one per
 // (service, alertname, signal) while it is open.
 func (s *Server) notification(m *Message, cfg *Config) andon.Notification {
-	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
+	n := andon.Notification{Receiver: m.Receiver, GroupKey: m.GroupKey, Reason: m.NotificationReason, ReceivedAt: time.Now(), Alerts: make([]andon.AlertEvent, len(m.Alerts))}
 	group := groupHash(m.GroupKey)
 	for i, a := range m.Alerts {
 		ev := andon.AlertEvent{Key: alertKey(group, a), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Labels: a.Labels, Annotations: a.Annotations}

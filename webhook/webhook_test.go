@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
+	"github.com/andon-sre/andon/internal/pgtest"
 )
 
 // newLedger creates a ledger file, as 'andon init' does, and returns its path.
@@ -45,13 +47,24 @@ func testServer(t testing.TB, config string) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { srv.Close(); s.Close() })
 	return s, srv.URL
+}
+
+// newServer opens the store cfg names, as Run does, and builds the server on it.
+func newServer(t testing.TB, cfg *Config) *Server {
+	t.Helper()
+	store, err := stores.Open(context.Background(), cfg.DB, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func payload(groupKey string, n int, status string) *Message {
@@ -119,7 +132,9 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 		{"malformed JSON is 400", "tok", "application/json", []byte(`{"version":"4",`), http.StatusBadRequest},
 		{"a wrong version is 400", "tok", "application/json", bytes.Replace(good, []byte(`"version":"4"`), []byte(`"version":"3"`), 1), http.StatusBadRequest},
 		{"a missing fingerprint is 400", "tok", "application/json", encode(noFP), http.StatusBadRequest},
-		{"an unknown field is 400", "tok", "application/json", bytes.Replace(good, []byte(`{"version"`), []byte(`{"surprise":1,"version"`), 1), http.StatusBadRequest},
+		{"a missing groupKey is 400, even with an unknown field", "tok", "application/json", bytes.Replace(good, []byte(`"groupKey":`), []byte(`"surprise":1,"groupkey_":`), 1), http.StatusBadRequest},
+		{"a missing startsAt is 400", "tok", "application/json", bytes.Replace(good, []byte(`"startsAt":`), []byte(`"startedAt":`), 1), http.StatusBadRequest},
+		{"a known field of the wrong type is 400", "tok", "application/json", bytes.Replace(good, []byte(`"status":"firing"`), []byte(`"status":1`), 1), http.StatusBadRequest},
 		{"trailing data is 400", "tok", "application/json", append(append([]byte{}, good...), []byte(`{}`)...), http.StatusBadRequest},
 		{"an empty alert list is 400", "tok", "application/json", []byte(`{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[]}`), http.StatusBadRequest},
 		{"a body over max_body_bytes is 413", "tok", "application/json", encode(big), http.StatusRequestEntityTooLarge},
@@ -287,7 +302,7 @@ func TestMain(m *testing.M) {
 		childMain()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -306,10 +321,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	// bcrypt of "s3cret", as in Prometheus' web config files.
 	os.WriteFile(webCfg, []byte("basic_auth_users:\n  alertmanager: $2a$04$ncCJ5AdWYGvD/q3EmnuTi.DZJMp6Xx9SaPSh4bekRUflAyqC1OyLO\n"), 0o644)
 	cfg, _ := ParseConfig([]byte("db: " + newLedger(t) + "\ninsecure_no_auth: true"))
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	defer s.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -356,10 +368,7 @@ func TestSignedLedgerNeedsItsKeyToStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newServer(t, cfg)
 	srv := httptest.NewServer(s.Handler())
 	if code, a := post(t, srv.URL, "", encode(payload("g", 1, "firing")), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
 		t.Fatalf("status %d, ack %+v", code, a)
@@ -371,7 +380,11 @@ func TestSignedLedgerNeedsItsKeyToStart(t *testing.T) {
 	srv.Close()
 	s.Close()
 	cfg, _ = ParseConfig([]byte("db: " + db + "\ninsecure_no_auth: true"))
-	if s, err := New(cfg, nil); !errors.Is(err, andon.ErrKeyRequired) {
+	store, err := stores.Open(context.Background(), db, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := New(cfg, store, nil); !errors.Is(err, andon.ErrKeyRequired) {
 		if s != nil {
 			s.Close()
 		}

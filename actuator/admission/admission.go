@@ -49,10 +49,14 @@ type Config struct {
 
 	// MaxConcurrency is the number of requests served at once; 0 means unlimited
 	// (and no queue). QueueCapacity requests may wait for a slot for at most
-	// QueueTimeout (default 1s); a full queue is refused at once.
+	// QueueTimeout (default 1s), served by tier (1 before 2 before 3). A full
+	// queue refuses at once, or evicts the newest waiter of a lower tier to make
+	// room. MaxPassOver (default DefaultMaxPassOver) bounds starvation: a waiting
+	// lower tier gets a slot after that many slots in a row went to higher tiers.
 	MaxConcurrency int
 	QueueCapacity  int
 	QueueTimeout   time.Duration
+	MaxPassOver    int
 	// RetryAfter is the Retry-After sent with every 503 (default 1s, whole seconds).
 	RetryAfter time.Duration
 
@@ -107,8 +111,7 @@ type Controller struct {
 	pol      atomic.Pointer[policy]
 	arrivals [numTiers + 1]atomic.Uint64 // per tier, since the last share estimate
 
-	slots  chan struct{} // nil when MaxConcurrency is 0
-	queued atomic.Int64
+	slots *slots // nil when MaxConcurrency is 0
 
 	mu           sync.Mutex
 	st           State
@@ -122,8 +125,12 @@ type Controller struct {
 
 // New returns a Controller; it registers its metrics on cfg.Registerer.
 func New(cfg Config) (*Controller, error) {
-	if cfg.MaxConcurrency < 0 || cfg.QueueCapacity < 0 {
-		return nil, fmt.Errorf("admission: max_concurrency (%d) and queue_capacity (%d) must not be negative", cfg.MaxConcurrency, cfg.QueueCapacity)
+	if cfg.MaxConcurrency < 0 || cfg.QueueCapacity < 0 || cfg.MaxPassOver < 0 {
+		return nil, fmt.Errorf("admission: max_concurrency (%d), queue_capacity (%d) and max_pass_over (%d) must not be negative",
+			cfg.MaxConcurrency, cfg.QueueCapacity, cfg.MaxPassOver)
+	}
+	if cfg.MaxPassOver == 0 {
+		cfg.MaxPassOver = DefaultMaxPassOver
 	}
 	if cfg.QueueTimeout <= 0 {
 		cfg.QueueTimeout = time.Second
@@ -153,12 +160,13 @@ func New(cfg Config) (*Controller, error) {
 		cfg:        cfg,
 		retryAfter: strconv.Itoa(max(1, int((cfg.RetryAfter+time.Second-1)/time.Second))),
 	}
-	if cfg.MaxConcurrency > 0 {
-		c.slots = make(chan struct{}, cfg.MaxConcurrency)
-	}
 	c.pol.Store(inactive)
 	if err := c.m.init(c, cfg.Registerer); err != nil {
 		return nil, err
+	}
+	if cfg.MaxConcurrency > 0 {
+		c.slots = &slots{limit: int64(cfg.MaxConcurrency), capacity: cfg.QueueCapacity, timeout: cfg.QueueTimeout,
+			maxPassOver: cfg.MaxPassOver, onDepth: c.m.queueDepth.Add}
 	}
 	return c, nil
 }
@@ -220,6 +228,7 @@ type middleware struct {
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := m.c
+	start := time.Now()
 	t := c.cfg.Classify(r)
 	c.arrivals[t].Add(1)
 	if p := c.current(); p.active {
@@ -228,24 +237,24 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var waited time.Duration
 	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-		default:
-			if res := c.wait(r); res != Admitted {
+		if !c.slots.acquireFast() {
+			if res := c.slots.acquire(r.Context(), t); res != Admitted {
 				c.refuse(w, r, t, res)
 				return
 			}
+			waited = time.Since(start)
 		}
-		defer c.release()
+		defer c.slots.release()
 	}
 	c.m.results[t][Admitted].Inc()
+	c.m.queueWait[t].Observe(waited.Seconds())
 	c.m.inFlight.Inc()
 	defer c.m.inFlight.Dec()
 	m.next.ServeHTTP(w, r)
+	c.m.duration[t].Observe(time.Since(start).Seconds())
 }
-
-func (c *Controller) release() { <-c.slots }
 
 // decide applies the policy in force to one request.
 func (c *Controller) decide(p *policy, r *http.Request, t Tier) Result {
@@ -259,29 +268,6 @@ func (c *Controller) decide(p *policy, r *http.Request, t Tier) Result {
 		return Shed
 	}
 	return Admitted
-}
-
-// wait queues a request for a concurrency slot (heijunka): bounded in length and time.
-func (c *Controller) wait(r *http.Request) Result {
-	if c.queued.Add(1) > int64(c.cfg.QueueCapacity) {
-		c.queued.Add(-1)
-		return QueueFull
-	}
-	c.m.queueDepth.Inc()
-	defer func() {
-		c.queued.Add(-1)
-		c.m.queueDepth.Dec()
-	}()
-	timer := time.NewTimer(c.cfg.QueueTimeout)
-	defer timer.Stop()
-	select {
-	case c.slots <- struct{}{}:
-		return Admitted
-	case <-timer.C:
-		return QueueTimeout
-	case <-r.Context().Done():
-		return QueueTimeout
-	}
 }
 
 var refusalText = [numResults]string{

@@ -39,7 +39,7 @@ type testService struct {
 	reg *prometheus.Registry
 }
 
-func startService(t *testing.T, cfg Config, work http.Handler) *testService {
+func startService(t testing.TB, cfg Config, work http.Handler) *testService {
 	t.Helper()
 	if work == nil {
 		work = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
@@ -402,7 +402,7 @@ func TestQueueFullAnswersAtOnce(t *testing.T) {
 			}
 		})
 	}
-	for entered.Load() < 1 || s.c.queued.Load() < 1 {
+	for entered.Load() < 1 || s.c.slots.waiting.Load() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	// The third request must be answered while the other two are still blocked:
@@ -431,7 +431,7 @@ func TestQueueTimeout(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	for len(s.c.slots) < 1 {
+	for s.c.slots.inUse.Load() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	if got := s.call(t, nil).StatusCode; got != http.StatusServiceUnavailable {

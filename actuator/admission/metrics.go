@@ -4,10 +4,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// DurationBuckets of the per-tier histograms start at 100µs so loopback
+// latencies are resolved, and have edges at the tier objectives (100ms, 500ms).
+var DurationBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
+	0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 2.5, 5, 10,
+}
+
 // metrics are the andon_admission_* series of docs/contracts.md. Request
 // counters are resolved once so the request path does not allocate.
 type metrics struct {
 	results    [numTiers + 1][numResults]prometheus.Counter
+	queueWait  [numTiers + 1]prometheus.Observer
+	duration   [numTiers + 1]prometheus.Observer
 	queueDepth prometheus.Gauge
 	inFlight   prometheus.Gauge
 }
@@ -17,10 +26,23 @@ func (m *metrics) init(c *Controller, reg prometheus.Registerer) error {
 		Name: "andon_admission_requests_total",
 		Help: "Requests seen by the admission middleware, by priority tier and decision.",
 	}, []string{"tier", "result"})
+	queueWait := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "andon_admission_queue_wait_seconds",
+		Help:    "Time admitted requests waited for a concurrency slot (0 when one was free), by priority tier.",
+		Buckets: DurationBuckets,
+	}, []string{"tier"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "andon_admission_request_duration_seconds",
+		Help:    "Time from arrival to the end of the handler for admitted requests (queue wait included), by priority tier.",
+		Buckets: DurationBuckets,
+	}, []string{"tier"})
 	for t := TierCritical; t <= TierBatch; t++ {
+		tier := string('0' + byte(t))
 		for r := Result(0); r < numResults; r++ {
-			m.results[t][r] = requests.WithLabelValues(string('0'+byte(t)), r.String())
+			m.results[t][r] = requests.WithLabelValues(tier, r.String())
 		}
+		m.queueWait[t] = queueWait.WithLabelValues(tier)
+		m.duration[t] = duration.WithLabelValues(tier)
 	}
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "andon_admission_queue_depth",
@@ -33,7 +55,7 @@ func (m *metrics) init(c *Controller, reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, col := range []prometheus.Collector{requests, m.queueDepth, m.inFlight, settingsCollector{c}} {
+	for _, col := range []prometheus.Collector{requests, queueWait, duration, m.queueDepth, m.inFlight, settingsCollector{c}} {
 		if err := reg.Register(col); err != nil {
 			return err
 		}

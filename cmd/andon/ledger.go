@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/andon/stores"
 )
 
 // ledgerFlags choose the ledger: the SQLite file (--db) or a running
@@ -24,7 +25,7 @@ type ledgerFlags struct {
 }
 
 func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
-	cmd.Flag("db", "SQLite ledger file to use directly (made by 'andon init').").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
+	cmd.Flag("db", "Ledger to use directly: a SQLite file or a postgres:// URL (made by 'andon init'; the ledger replicas of 'andon webhook' share).").Envar("ANDON_DB").Default("andon.db").StringVar(&f.db)
 	cmd.Flag("url", "Use the ledger of a running 'andon webhook' at this URL instead of --db.").Envar("ANDON_URL").StringVar(&f.url)
 	cmd.Flag("token", "Bearer token for --url.").Envar("ANDON_TOKEN").StringVar(&f.token)
 	cmd.Flag("receipts-dir", "Also write receipts as JSON files here (and verify them) when using --db.").Envar("ANDON_RECEIPTS_DIR").StringVar(&f.receipts)
@@ -46,7 +47,7 @@ func (f *ledgerFlags) with(write bool, fn func(ctx context.Context, api andon.AP
 	if f.url != "" {
 		return fn(ctx, &andon.Client{URL: f.url, BearerToken: f.token})
 	}
-	store, err := andon.OpenSQLite(f.db)
+	store, err := stores.Open(ctx, f.db, false)
 	if err != nil {
 		return noAnswer(err)
 	}
@@ -97,14 +98,14 @@ func (f *ledgerFlags) print(v any, text func(io.Writer)) error {
 func registerLedger(app *kingpin.Application) {
 	var f ledgerFlags
 
-	ini := app.Command("init", "Create a new, empty ledger file (it must not exist) with its own identity; every other verb refuses a file that is not a ledger.")
-	iniDB := ini.Flag("db", "SQLite ledger file to create.").Envar("ANDON_DB").Default("andon.db").String()
+	ini := app.Command("init", "Create a new, empty ledger (a file that must not exist, or an empty PostgreSQL database) with its own identity; every other verb refuses what is not a ledger.")
+	iniDB := ini.Flag("db", "SQLite ledger file, or postgres:// URL of an empty database, to create the ledger in.").Envar("ANDON_DB").Default("andon.db").String()
 	ini.Action(func(*kingpin.ParseContext) error {
-		id, err := andon.InitSQLite(*iniDB, time.Now())
+		id, err := stores.Init(context.Background(), *iniDB, time.Now())
 		if err != nil {
 			return noAnswer(err)
 		}
-		fmt.Printf("created ledger %s at %s\n", id.ID, *iniDB)
+		fmt.Printf("created ledger %s at %s\n", id.ID, stores.Describe(*iniDB))
 		return nil
 	})
 

@@ -19,14 +19,14 @@ func registerSpec(app *kingpin.Application) {
 	genFile := gen.Flag("file", "Operating-limits spec (YAML).").Short('f').Required().String()
 	genOut := gen.Flag("output", "Bundle directory to write.").Short('o').Required().String()
 	genFormat := gen.Flag("format", "Rules output: rules (Prometheus rule file) or prometheusrule (prometheus-operator CRD).").Default(bundle.FormatRules).Enum(bundle.FormatRules, bundle.FormatPrometheusRule)
-	am := rulegen.DefaultAlertmanagerOptions()
-	gen.Flag("webhook.url", "URL of `andon webhook` written into the Alertmanager receiver.").Default(am.WebhookURL).StringVar(&am.WebhookURL)
-	gen.Flag("webhook.credentials-file", "Bearer token file written into the receiver's http_config.").Default(am.CredentialsFile).StringVar(&am.CredentialsFile)
+	genAM := receiverFlags(gen)
 	gen.Action(func(*kingpin.ParseContext) error {
 		spec, err := loadSpec(*genFile, false)
 		if err != nil {
 			return err
 		}
+		am, warns := genAM.WithSpec(spec)
+		printWarnings(*genFile, warns)
 		files, err := bundle.Write(spec, *genOut, bundle.Options{Format: *genFormat, Alertmanager: am})
 		if err != nil {
 			return failure(err)
@@ -39,11 +39,17 @@ func registerSpec(app *kingpin.Application) {
 
 	check := app.Command("check", "Validate a spec: exit 0 ok, 1 errors (or warnings with --strict), 2 usage.")
 	checkFile := check.Arg("spec", "Operating-limits spec (YAML).").Required().String()
-	strict := check.Flag("strict", "Treat warnings as errors.").Bool()
+	strict := check.Flag("strict", "Treat warnings as errors, including placeholders left in the Alertmanager receiver.").Bool()
+	checkAM := receiverFlags(check)
 	check.Action(func(*kingpin.ParseContext) error {
 		spec, err := loadSpec(*checkFile, *strict)
 		if err != nil {
 			return err
+		}
+		_, warns := checkAM.WithSpec(spec)
+		printWarnings(*checkFile, warns)
+		if *strict && len(warns) > 0 {
+			return &exitError{code: 1, err: fmt.Errorf("%s: %d warning(s) with --strict", *checkFile, len(warns))}
 		}
 		res, err := rulegen.Generate(spec)
 		if err != nil {
@@ -91,6 +97,22 @@ func loadSpec(path string, strict bool) (*limits.Spec, error) {
 		return nil, &exitError{code: 1, err: fmt.Errorf("%s: %d warning(s) with --strict", path, len(ds.Warnings()))}
 	}
 	return spec, nil
+}
+
+// receiverFlags adds the flags that say where `andon webhook` runs; unset, the spec says, else a
+// placeholder is written and warned about.
+func receiverFlags(cmd *kingpin.CmdClause) *rulegen.AlertmanagerOptions {
+	am := rulegen.DefaultAlertmanagerOptions()
+	cmd.Flag("webhook.url", "URL of `andon webhook` written into the Alertmanager receiver (default: the spec's alertmanager.webhook_url).").PlaceHolder(rulegen.PlaceholderWebhookURL).StringVar(&am.WebhookURL)
+	cmd.Flag("webhook.credentials-file", "Bearer token file written into the receiver's http_config (default: the spec's alertmanager.credentials_file).").PlaceHolder(rulegen.PlaceholderCredentialsFile).StringVar(&am.CredentialsFile)
+	return &am
+}
+
+// printWarnings prints warnings about the generated output to stderr, as the spec's own are.
+func printWarnings(file string, warns []string) {
+	for _, w := range warns {
+		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", file, w)
+	}
 }
 
 // failure marks err as a command failure (exit 1), not a usage error.

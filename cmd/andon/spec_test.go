@@ -32,6 +32,13 @@ signals:
     thresholds: {red: 1%}
 `
 
+// receiverSection completes validSpec for --strict: where the webhook runs and whom each level pages.
+const receiverSection = `alertmanager:
+  webhook_url: http://andon-webhook:9095/webhook
+  credentials_file: /etc/alertmanager/secrets/andon-token
+  notify: {yellow: [chat], red: [pager], emergency: [pager, stakeholders]}
+`
+
 var posRE = regexp.MustCompile(`spec\.yaml:\d+:\d+: error: `)
 
 func TestCheckExitCodes(t *testing.T) {
@@ -58,7 +65,13 @@ func TestCheckExitCodes(t *testing.T) {
 		{"a null signal fails instead of panicking", ptr(validSpec + "  -\n"), nil, 1, "POS", ""},
 		{"warnings alone pass", ptr(strings.Replace(validSpec, "    description: failed requests\n", "", 1)), nil, 0, "warning: signal errs has no description", "ok"},
 		{"warnings fail with --strict", ptr(strings.Replace(validSpec, "    description: failed requests\n", "", 1)), []string{"--strict"}, 1, "1 warning(s) with --strict", ""},
-		{"--strict passes a spec without warnings", ptr(validSpec), []string{"--strict"}, 0, "", "ok"},
+		{"--strict passes a spec without warnings", ptr(validSpec + receiverSection), []string{"--strict"}, 0, "", "ok"},
+		{"a placeholder webhook URL is a warning naming the flag", ptr(validSpec), nil, 0, "placeholder webhook_url \"http://127.0.0.1:9095/webhook\": set --webhook.url or alertmanager.webhook_url", "ok"},
+		{"placeholders fail with --strict", ptr(validSpec), []string{"--strict"}, 1, "set --webhook.credentials-file or alertmanager.credentials_file", ""},
+		{"flags replace the placeholders for --strict", ptr(validSpec + "alertmanager: {notify: {yellow: [chat], red: [pager], emergency: [pager]}}\n"),
+			[]string{"--strict", "--webhook.url=http://hook:9095/webhook", "--webhook.credentials-file=/run/secrets/t"}, 0, "", "ok"},
+		{"a level that pages nobody fails --strict", ptr(validSpec + strings.Replace(receiverSection, "yellow: [chat], ", "", 1)), []string{"--strict"}, 1, "levels.yellow pages, but alertmanager.notify.yellow names no receiver", ""},
+		{"a relative credentials file fails", ptr(validSpec + "alertmanager: {credentials_file: token}\n"), nil, 1, "must be an absolute path", ""},
 		{"a missing file fails", nil, []string{"check", "/nonexistent/limits.yaml"}, 1, "reading spec", ""},
 		{"check without a spec is a usage error", nil, []string{"check"}, 2, "required argument 'spec' not provided", ""},
 		{"an unknown flag is a usage error", nil, []string{"check", "--stirct", "x.yaml"}, 2, "unknown long flag '--stirct'", ""},

@@ -38,6 +38,11 @@ func main() {
 		memGrowth = app.Flag("capacity.memory-growth", "Bytes per second allocated and retained (memory leak injection).").Default("0").Int64()
 		memLimit  = app.Flag("capacity.memory-limit", "Most bytes the memory-growth injection retains.").Default("1073741824").Int64()
 
+		slowFor = app.Flag("inject.slow-start", "Start-up latency spike: for this long after the first message, every message waits --inject.slow-start-latency more.").Default("0s").Duration()
+		slowLat = app.Flag("inject.slow-start-latency", "Extra wait of each message during --inject.slow-start.").Default("0s").Duration()
+
+		fixtures = app.Flag("conformance.fixtures", "Add the MCP conformance suite's test tools, resources, prompts, completion and subscriptions (make test-conformance).").Bool()
+
 		maxConc    = app.Flag("admission.max-concurrency", "Requests served at once; 0 is unlimited (no admission queue).").Default("0").Int()
 		admQueue   = app.Flag("admission.queue-capacity", "Requests that may wait for a concurrency slot.").Default("1000").Int()
 		admTimeout = app.Flag("admission.queue-timeout", "Longest wait for a concurrency slot.").Default("1s").Duration()
@@ -56,6 +61,8 @@ func main() {
 		AdminToken: *token,
 		Capacity: &server.Capacity{RatePerSecond: *rate, QueueCapacity: *queueCap, ErrorRatio: *errRatio,
 			MemoryGrowthBytesPerSecond: *memGrowth, MemoryLimitBytes: *memLimit},
+		SlowStart:           server.SlowStart{For: *slowFor, Latency: *slowLat},
+		ConformanceFixtures: *fixtures,
 		Admission: admission.Config{MaxConcurrency: *maxConc, QueueCapacity: *admQueue, QueueTimeout: *admTimeout,
 			DrainGrace: *drainGrace, DrainDeadline: *drainDL},
 		Logger: logger,

@@ -9,13 +9,13 @@ import (
 )
 
 // benchScenario is short: warm-up, 5s baseline, 30s at 3× capacity; recovery is not measured here.
-var benchScenario = Scenario{Warmup: DefaultScenario.Warmup, Baseline: 5 * time.Second, Overload: 30 * time.Second, Recovery: time.Second,
+var benchScenario = Scenario{MaxWarmup: DefaultScenario.MaxWarmup, Baseline: 5 * time.Second, Overload: 30 * time.Second, Recovery: time.Second,
 	BaselineRPS: DefaultScenario.BaselineRPS, OverloadRPS: DefaultScenario.OverloadRPS}
 
 // loopRun is one overload on a fresh stack: onset → shedding applied (0 when never applied) and
 // what clients saw over the whole overload and over its part from mitigated (since onset) to its end.
 func loopRun(b *testing.B, loopOff bool, mitigated time.Duration) (toShed time.Duration, whole, after ClientFigures) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // warm-up at most 2 min
 	defer cancel()
 	cfg := stackConfig(b)
 	cfg.LoopOff = loopOff

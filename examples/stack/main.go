@@ -48,8 +48,8 @@ func demo(ctx context.Context, repo, dir string) error {
 	fmt.Printf("   mcpserver %s  prometheus %s  alertmanager %s  webhook %s  harness metrics http://%s\n",
 		s.Server, s.Prom, s.AM, s.Webhook, s.Harness)
 	sc := DefaultScenario
-	fmt.Printf(">> load: %s warm-up and %s baseline at %g msg/s, %s at %g msg/s, %s at %g msg/s (20%% tier 1, 40%% tier 2, 40%% tier 3)\n",
-		sc.Warmup, sc.Baseline, sc.BaselineRPS, sc.Overload, sc.OverloadRPS, sc.Recovery, sc.BaselineRPS)
+	fmt.Printf(">> load: warm-up until steady (at most %s) and %s baseline at %g msg/s, %s at %g msg/s, %s at %g msg/s (20%% tier 1, 40%% tier 2, 40%% tier 3)\n",
+		sc.MaxWarmup, sc.Baseline, sc.BaselineRPS, sc.Overload, sc.OverloadRPS, sc.Recovery, sc.BaselineRPS)
 	start := time.Now()
 	w := NewWatcher(s, os.Stdout, start)
 	wctx, wcancel := context.WithCancel(ctx)
@@ -91,6 +91,11 @@ func demo(ctx context.Context, repo, dir string) error {
 		return err
 	}
 	fmt.Printf("report: %s\n", report)
+	// The baseline is judged like the e2e test judges it: by the alerts that became active after it began.
+	if noisy := w.BaselineAlerts(); len(noisy) > 0 {
+		return fmt.Errorf("the baseline was not quiet: %s; logs are in %s", strings.Join(noisy, "; "), dir)
+	}
+	fmt.Println("baseline: quiet (no alert became active after it began)")
 	for _, need := range []string{EvFiring, EvApplied, EvRecovered, EvAndon} {
 		if _, ok := w.First(need); !ok {
 			return fmt.Errorf("the loop did not reach %q; logs are in %s", need, dir)

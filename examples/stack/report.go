@@ -124,7 +124,9 @@ func plot(title, unit string, res *harness.Result, ss []series, limit, dur float
 	// Labels go on the first row where they do not run into the previous label (≈6px a character).
 	var rowEnd []float64
 	for _, e := range events {
-		if e.Name == EvAlert { // other alerts are in the table; the charts show the loop
+		// Other alerts are in the table; the charts show the loop. The warm-up precedes the
+		// measured run (its events are in the table, at negative times).
+		if e.Name == EvAlert || e.At.Before(res.Start) {
 			continue
 		}
 		x := sx(e.At.Sub(res.Start).Seconds())

@@ -17,8 +17,8 @@ import (
 	"github.com/andon-sre/andon/harness"
 )
 
-// reportFixture is a run shaped like the demo's: 110 points, the loop's events, and an alert
-// event (listed in the table, not drawn).
+// reportFixture is a run shaped like the demo's: 110 points, the loop's events, an alert event
+// and the warm-up's two events before the run began (listed in the table, not drawn).
 func reportFixture() (*harness.Result, []Event) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	res := &harness.Result{Profile: DefaultScenario.profile(), Start: start, Seconds: 110}
@@ -30,7 +30,7 @@ func reportFixture() (*harness.Result, []Event) {
 		res.Timeline = append(res.Timeline, p)
 	}
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
-	events := []Event{{at(15), EvBaseline, ""}, {at(30), EvOnset, ""}, {at(31.8), EvCrossed, ""}, {at(32.8), EvPending, ""},
+	events := []Event{{at(-22), EvWarmup, ""}, {at(-1), EvSteady, ""}, {at(15), EvBaseline, ""}, {at(30), EvOnset, ""}, {at(31.8), EvCrossed, ""}, {at(32.8), EvPending, ""},
 		{at(36.8), EvAlert, "McpserverLatencyP95Yellow firing"}, {at(37.8), EvFiring, ""}, {at(38.8), EvNotified, ""},
 		{at(38.8), EvAndon, ""}, {at(38.8), EvApplied, ""}, {at(44.8), EvRecovered, ""}, {at(90), EvRecovery, ""},
 		{at(109.8), EvReverted, ""}}
@@ -46,7 +46,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	drawn := len(events) - 1 // the EvAlert is not drawn
+	drawn := len(events) - 3 // the EvAlert and the warm-up's events are not drawn
 	if got, want := strings.Count(page, `<line class="ev"`), 3*drawn; got != want {
 		t.Errorf("%d event lines, want %d (3 charts × %d loop events)", got, want, drawn)
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	Repeat    time.Duration
 	Token     string
 	LoopOff   bool // kill switch on: alerts and andons as usual, no action reaches the service
+	// SlowStart injects a start-up spike: for this long after its first message the MCP server
+	// delays every message by SlowStartLatency (0: none).
+	SlowStart, SlowStartLatency time.Duration
 }
 
 // DefaultConfig is what the demo and the e2e test run.
@@ -59,10 +62,12 @@ type Stack struct {
 	Webhook  string
 	Harness  string // host:port Prometheus scrapes the harness on
 	harnessL net.Listener
-	Andon    string // the andon binary built from this tree
-	DB       string // the webhook's SQLite ledger
-	Spec     *limits.Spec
-	red      redLatency
+	// harnessMetrics serves the current load run's metrics on harnessL.
+	harnessMetrics swapHandler
+	Andon          string // the andon binary built from this tree
+	DB             string // the webhook's SQLite ledger
+	Spec           *limits.Spec
+	red            redLatency
 }
 
 // redLatency is what the loop is about: the red alert of the demo spec's latency_p95 signal.
@@ -109,11 +114,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Harness = s.harnessL.Addr().String()
+	go func() {
+		_ = (&http.Server{Handler: &s.harnessMetrics, ReadHeaderTimeout: 5 * time.Second}).Serve(s.harnessL)
+	}()
 
 	// The MCP server prints its address first, so it needs no port guessed in advance.
 	srv, addr, err := s.startPrinting("listening on ", "mcpserver", filepath.Join(cfg.Dir, "mcpserver"),
 		"--web.listen-address=127.0.0.1:0", "--admin.token="+cfg.Token, "--log.level=warn", // not a line per request
-		fmt.Sprintf("--capacity.rate=%g", cfg.Capacity), fmt.Sprintf("--capacity.queue-capacity=%d", cfg.QueueCap))
+		fmt.Sprintf("--capacity.rate=%g", cfg.Capacity), fmt.Sprintf("--capacity.queue-capacity=%d", cfg.QueueCap),
+		"--inject.slow-start="+cfg.SlowStart.String(), "--inject.slow-start-latency="+cfg.SlowStartLatency.String())
 	if err != nil {
 		return nil, err
 	}

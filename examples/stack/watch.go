@@ -24,6 +24,8 @@ import (
 
 // The loop's milestones, in the order they should happen.
 const (
+	EvWarmup    = "warm-up"
+	EvSteady    = "steady"
 	EvBaseline  = "baseline"
 	EvOnset     = "overload onset"
 	EvCrossed   = "threshold crossed"
@@ -71,6 +73,7 @@ type Watcher struct {
 	notifiedBase   float64           // firing alerts the webhook had recorded when the red alert went pending
 	alerts         map[string]string // state by alert id, for EvAlert
 	baselineAlerts map[string]string // "id state" → its first poll's detail
+	baselineAt     time.Time         // when the baseline began (zero before)
 	events         []Event
 	seen           map[string]bool
 	last           Snapshot
@@ -91,6 +94,9 @@ func (w *Watcher) Mark(name, detail string) {
 func (w *Watcher) add(at time.Time, name, detail string) {
 	w.events = append(w.events, Event{At: at, Name: name, Detail: detail})
 	w.seen[name] = true
+	if name == EvBaseline {
+		w.baselineAt = at
+	}
 	fmt.Fprintf(w.out, "%7.1fs  %-30s %s\n", at.Sub(w.start).Seconds(), name, detail)
 }
 
@@ -173,7 +179,8 @@ func (w *Watcher) observe(sn Snapshot) {
 
 // alertChanges records every state change of the service's alerts but the red one's after onset
 // (that one has its own events), with the value Prometheus last evaluated; and, during the
-// baseline, every alert active at all.
+// baseline, every alert that became active after the baseline began (one that was already
+// active belongs to the warm-up, which ends only when none is).
 func (w *Watcher) alertChanges(sn Snapshot) {
 	now := map[string]string{}
 	inBaseline := w.seen[EvBaseline] && !w.seen[EvOnset]
@@ -184,7 +191,7 @@ func (w *Watcher) alertChanges(sn Snapshot) {
 		if w.alerts[id] != a.State && (a.Name() != w.s.red.alert || !w.seen[EvOnset]) {
 			w.add(sn.At, EvAlert, detail)
 		}
-		if _, seen := w.baselineAlerts[id+" "+a.State]; inBaseline && !seen {
+		if _, seen := w.baselineAlerts[id+" "+a.State]; inBaseline && !seen && !a.ActiveAt.Before(w.baselineAt) {
 			w.baselineAlerts[id+" "+a.State] = detail
 		}
 	}
@@ -196,7 +203,7 @@ func (w *Watcher) alertChanges(sn Snapshot) {
 	w.alerts = now
 }
 
-// BaselineAlerts are the alerts seen active during the baseline: each state of each alert, as first seen.
+// BaselineAlerts are the alerts that became active during the baseline: each state of each alert, as first seen.
 func (w *Watcher) BaselineAlerts() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -242,16 +249,14 @@ func (a ActiveAlert) id() string {
 
 // alerts returns the active alerts whose service label is the spec's.
 func (s *Stack) alerts(ctx context.Context) ([]ActiveAlert, error) {
-	var body struct {
-		Data struct {
-			Alerts []ActiveAlert `json:"alerts"`
-		} `json:"data"`
-	}
-	if err := getJSON(ctx, s.Prom+"/api/v1/alerts", "", &body); err != nil {
+	data, err := promData[struct {
+		Alerts []ActiveAlert `json:"alerts"`
+	}](ctx, s, "/api/v1/alerts")
+	if err != nil {
 		return nil, err
 	}
 	var out []ActiveAlert
-	for _, a := range body.Data.Alerts {
+	for _, a := range data.Alerts {
 		if a.Labels["service"] == s.Spec.Service {
 			out = append(out, a)
 		}
@@ -331,6 +336,15 @@ func (s *Stack) queryVector(ctx context.Context, q string, t time.Time) (model.V
 	return body.Data.Result, nil
 }
 
+// promData GETs a Prometheus HTTP API path and returns its "data" member.
+func promData[T any](ctx context.Context, s *Stack, path string) (T, error) {
+	var body struct {
+		Data T `json:"data"`
+	}
+	err := getJSON(ctx, s.Prom+path, "", &body)
+	return body.Data, err
+}
+
 func getJSON(ctx context.Context, u, token string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -396,4 +410,15 @@ func ms(sec float64) string { return strconv.FormatFloat(sec*1000, 'f', 0, 64) +
 
 func tiers(m map[string]float64) string {
 	return fmt.Sprintf("tier1 %.0f, tier2 %.0f, tier3 %.0f", m["1"], m["2"], m["3"])
+}
+
+// ActiveSince are the alerts that became active at or after t.
+func ActiveSince(alerts []ActiveAlert, t time.Time) []ActiveAlert {
+	var out []ActiveAlert
+	for _, a := range alerts {
+		if !a.ActiveAt.Before(t) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -38,6 +38,11 @@ type Config struct {
 	AdminToken string
 	// Capacity is the initial overload model; nil means DefaultCapacity.
 	Capacity *Capacity
+	// SlowStart injects a start-up latency spike (off when zero).
+	SlowStart SlowStart
+	// ConformanceFixtures adds the MCP conformance suite's test tools, resources, prompts,
+	// completion and subscriptions (conformance.go); off, load tests see only echo, work, fail.
+	ConformanceFixtures bool
 	// Admission settings of the embedded middleware (Token, Shutdown, Registerer,
 	// OnRefuse and Logger are filled in by New).
 	Admission admission.Config
@@ -52,6 +57,7 @@ type Server struct {
 	stateless *mcp.Server
 	admission *admission.Controller
 	capacity  *capacityModel
+	slowStart *slowStart
 	http      *http.Server
 	// handler is the mux itself: exporter-toolkit's web.Serve replaces http.Handler
 	// with its own wrapper (TLS, basic auth), which Handler must not return.
@@ -69,12 +75,6 @@ type serverMetrics struct {
 	connsTotal   prometheus.Counter
 	connFailures prometheus.Counter
 	queueDepth   prometheus.Gauge
-}
-
-// durationBuckets start at 100µs so loopback latencies are resolved.
-var durationBuckets = []float64{
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
-	0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 2.5, 5, 10,
 }
 
 // New builds a Server; it does not listen yet (see Serve and RunStdio).
@@ -95,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, reg: prometheus.NewRegistry(), slowStart: &slowStart{cfg: cfg.SlowStart}}
 	s.initMetrics()
 	s.capacity = newCapacityModel(capacity, s.m.queueDepth)
 
@@ -135,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 	// stateful one, so the endpoint dispatches on the version header.
 	mcpHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
+			if s.slowStart.wait(r.Context()) != nil {
+				return // the client went away
+			}
 			if err := s.capacity.admit(r.Context()); err != nil {
 				s.m.connFailures.Inc()
 				w.Header().Set("Retry-After", "1")
@@ -180,7 +183,7 @@ func (s *Server) initMetrics() {
 	s.m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mcp_server_operation_duration_seconds",
 		Help:    "Duration of MCP requests handled by the server (OpenTelemetry MCP semantic conventions).",
-		Buckets: durationBuckets,
+		Buckets: admission.DurationBuckets,
 	}, []string{"mcp_method_name", "gen_ai_tool_name", "error_type"})
 	s.m.openConns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcp_server_open_connections", Help: "Open TCP connections."})
 	s.m.connsTotal = prometheus.NewCounter(prometheus.CounterOpts{Name: "mcp_server_connections_total", Help: "Accepted TCP connections."})
@@ -196,11 +199,18 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newMCPServer() *mcp.Server {
-	srv := mcp.NewServer(&mcp.Implementation{Name: s.cfg.Name, Version: s.cfg.Version}, &mcp.ServerOptions{
+	opts := &mcp.ServerOptions{
 		Logger:       s.cfg.Logger,
 		Instructions: "andon reference MCP server: echo, work (simulated load) and fail (error injection).",
-	})
+	}
+	if s.cfg.ConformanceFixtures {
+		conformanceOptions(opts)
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: s.cfg.Name, Version: s.cfg.Version}, opts)
 	addFeatures(srv, s.capacity)
+	if s.cfg.ConformanceFixtures {
+		addConformanceFixtures(srv)
+	}
 	srv.AddReceivingMiddleware(s.observe)
 	return srv
 }

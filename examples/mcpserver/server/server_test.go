@@ -365,3 +365,24 @@ func TestDrainStopsTheServer(t *testing.T) {
 		t.Fatal("server did not shut down after drain")
 	}
 }
+
+func TestSlowStartDelaysOnlyTheFirstPeriod(t *testing.T) {
+	// The spike is long against scheduling noise (300ms) and its window short, so the
+	// check is about which messages wait, not about how precisely.
+	const spike = 300 * time.Millisecond
+	ts := start(t, Config{Capacity: unlimited(), SlowStart: SlowStart{For: 500 * time.Millisecond, Latency: spike}})
+	took := func() time.Duration {
+		begin := time.Now()
+		if status, msg := ts.statelessPOST(t, "tools/call", "echo", map[string]any{"name": "echo", "arguments": map[string]any{"text": "x"}}); status != http.StatusOK || msg["result"] == nil {
+			t.Fatalf("echo: status %d, %v", status, msg)
+		}
+		return time.Since(begin)
+	}
+	if d := took(); d < spike {
+		t.Errorf("first message took %s, want at least the injected %s", d, spike)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if d := took(); d >= spike {
+		t.Errorf("a message after the slow start took %s, want less than the injected %s", d, spike)
+	}
+}

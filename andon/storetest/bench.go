@@ -1,4 +1,4 @@
-package andon
+package storetest
 
 import (
 	"context"
@@ -9,21 +9,30 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/andon-sre/andon/andon"
 )
 
-// BenchmarkGate: "can sku proceed?" against 10,000 andons of 100 skus.
-func BenchmarkGate(b *testing.B) {
-	l, _ := openTest(b)
+// BenchGate: "can sku proceed?" against 10,000 andons of 100 skus.
+func BenchGate(b *testing.B, be Backend) {
+	l, _ := open(b, be)
 	ctx := context.Background()
-	for i := range 10000 {
-		res, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "testing"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if i >= 100 { // one open andon per sku, nine resolved ones
-			l.Resolve(ctx, res.Andon.ID, fix)
-		}
+	var wg sync.WaitGroup
+	for w := range 16 { // concurrent setup: a server database commits them in groups
+		wg.Go(func() {
+			for i := w; i < 10000; i += 16 {
+				res, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "testing"})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if i >= 100 { // one open andon per sku, nine resolved ones
+					l.Resolve(ctx, res.Andon.ID, Fix)
+				}
+			}
+		})
 	}
+	wg.Wait()
 	hist := hdrhistogram.New(1, int64(time.Second/time.Microsecond), 3)
 	b.ResetTimer()
 	for i := range b.N {
@@ -37,9 +46,9 @@ func BenchmarkGate(b *testing.B) {
 	b.ReportMetric(float64(hist.ValueAtQuantile(99))/1000, "p99_ms")
 }
 
-// BenchmarkConcurrentTriggers: 1,000 triggers at once (goal < 0.5 s).
-func BenchmarkConcurrentTriggers(b *testing.B) {
-	l, _ := openTest(b)
+// BenchConcurrentTriggers: 1,000 triggers at once (goal < 0.5 s).
+func BenchConcurrentTriggers(b *testing.B, be Backend) {
+	l, _ := open(b, be)
 	ctx := context.Background()
 	var worst time.Duration
 	for range b.N {
@@ -49,7 +58,7 @@ func BenchmarkConcurrentTriggers(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "testing"}); err != nil {
+				if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "testing"}); err != nil {
 					b.Error(err)
 				}
 			}()
@@ -60,22 +69,22 @@ func BenchmarkConcurrentTriggers(b *testing.B) {
 	b.ReportMetric(worst.Seconds(), "worst_s/1000_triggers")
 }
 
-// BenchmarkStoreIngest: the store alone (no HTTP, no JSON decoding), 10-alert
+// BenchStoreIngest: the store alone (no HTTP, no JSON decoding), 10-alert
 // notifications from 8 concurrent callers, every alert asking for an andon
 // as the webhook's do: what the single writer and the checkpointer cost.
-func BenchmarkStoreIngest(b *testing.B) {
-	l, _ := openTest(b)
+func BenchStoreIngest(b *testing.B, be Backend) {
+	l, _ := open(b, be)
 	ctx := context.Background()
 	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-	ns := make([]Notification, b.N)
+	ns := make([]andon.Notification, b.N)
 	for i := range ns {
-		n := Notification{Receiver: "andon", GroupKey: fmt.Sprint(i), ReceivedAt: start}
+		n := andon.Notification{Receiver: "andon", GroupKey: fmt.Sprint(i), ReceivedAt: start}
 		for j := range 10 {
-			n.Alerts = append(n.Alerts, AlertEvent{Key: fmt.Sprintf("%064x:%016x:%s", i, j, start.Format(time.RFC3339Nano)), Status: "firing",
+			n.Alerts = append(n.Alerts, andon.AlertEvent{Key: fmt.Sprintf("%064x:%016x:%s", i, j, start.Format(time.RFC3339Nano)), Status: "firing",
 				Fingerprint: fmt.Sprintf("%016x", j), StartsAt: start,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red", "severity": "critical", "action": "page,andon", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%", "andon_type": "operating_limit"},
-				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		ns[i] = n
 	}
@@ -96,32 +105,32 @@ func BenchmarkStoreIngest(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
 }
 
-// BenchmarkStoreIngestBesideHuge: the writer's fairness without HTTP and
+// BenchStoreIngestBesideHuge: the writer's fairness without HTTP and
 // JSON. 1-alert notifications at 200/s (open loop, latency from the due
 // time), alone and while 12,000-alert notifications are ingested back to
 // back: their p99 is the wait for the writer plus their own commit.
-func BenchmarkStoreIngestBesideHuge(b *testing.B) {
+func BenchStoreIngestBesideHuge(b *testing.B, be Backend) {
 	const rate, huge = 200, 12000
-	build := func(group string, n int) Notification {
+	build := func(group string, n int) andon.Notification {
 		at := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-		nt := Notification{Receiver: "andon", GroupKey: group, ReceivedAt: at}
+		nt := andon.Notification{Receiver: "andon", GroupKey: group, ReceivedAt: at}
 		for j := range n {
-			nt.Alerts = append(nt.Alerts, AlertEvent{Key: fmt.Sprintf("%s:%016x", group, j), Status: "firing", Fingerprint: fmt.Sprintf("%016x", j), StartsAt: at,
+			nt.Alerts = append(nt.Alerts, andon.AlertEvent{Key: fmt.Sprintf("%s:%016x", group, j), Status: "firing", Fingerprint: fmt.Sprintf("%016x", j), StartsAt: at,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%"},
-				Andon:       &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		return nt
 	}
 	for _, beside := range []bool{false, true} {
 		b.Run(fmt.Sprint("huge_beside=", beside), func(b *testing.B) {
-			l, _ := openTest(b)
+			l, _ := open(b, be)
 			ctx := context.Background()
-			small := make([]Notification, b.N)
+			small := make([]andon.Notification, b.N)
 			for i := range small {
 				small[i] = build(fmt.Sprint("small-", i), 1)
 			}
-			var huges []Notification
+			var huges []andon.Notification
 			if beside {
 				for i := range 8 {
 					huges = append(huges, build(fmt.Sprint("huge-", i), huge))
