@@ -74,14 +74,15 @@ var (
 
 // Andon is one stop-the-line event.
 type Andon struct {
-	ID       string            `json:"id"`
-	Type     FailureType       `json:"type"`
-	SKU      string            `json:"sku"`
-	Stage    string            `json:"stage"`
-	Details  map[string]string `json:"details,omitempty"`
-	Status   Status            `json:"status"`
-	Origin   string            `json:"origin,omitempty"`
-	OpenedAt time.Time         `json:"opened_at"`
+	ID       string         `json:"id"`
+	Type     FailureType    `json:"type"`
+	SKU      string         `json:"sku"`
+	Stage    string         `json:"stage"`
+	Details  map[string]any `json:"details,omitempty"`
+	Metadata *Metadata      `json:"metadata,omitempty"`
+	Status   Status         `json:"status"`
+	Origin   string         `json:"origin,omitempty"`
+	OpenedAt time.Time      `json:"opened_at"`
 	// Set once resolved.
 	ResolvedAt *time.Time  `json:"resolved_at,omitempty"`
 	Resolution *Resolution `json:"resolution,omitempty"`
@@ -147,11 +148,12 @@ func NormalizeID(field, s string) (string, error) {
 // Trigger asks for a new andon. Origin, when set, makes triggering
 // idempotent: while an andon with the same origin is open, no second opens.
 type Trigger struct {
-	Type    FailureType       `json:"type"`
-	SKU     string            `json:"sku"`
-	Stage   string            `json:"stage"`
-	Details map[string]string `json:"details,omitempty"`
-	Origin  string            `json:"origin,omitempty"`
+	Type     FailureType    `json:"type"`
+	SKU      string         `json:"sku"`
+	Stage    string         `json:"stage"`
+	Details  map[string]any `json:"details,omitempty"`
+	Metadata *Metadata      `json:"metadata,omitempty"`
+	Origin   string         `json:"origin,omitempty"`
 }
 
 // Normalize returns t with sku and stage normalized (NormalizeID), and
@@ -170,15 +172,21 @@ func (t Trigger) Normalize() (Trigger, error) {
 	if t.Stage, err = NormalizeID("stage", t.Stage); err != nil {
 		return t, err
 	}
+	if t.Details, err = normalizeDetails(t.Details); err != nil {
+		return t, err
+	}
+	if t.Metadata, err = t.Metadata.normalize(); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 
-// ParseDetails turns k=v pairs (CLI --detail) into a map.
-func ParseDetails(pairs []string) (map[string]string, error) {
+// ParseDetails turns k=v pairs (CLI --detail) into details with string values.
+func ParseDetails(pairs []string) (map[string]any, error) {
 	if len(pairs) == 0 {
 		return nil, nil
 	}
-	m := make(map[string]string, len(pairs))
+	m := make(map[string]any, len(pairs))
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || k == "" {
@@ -196,7 +204,7 @@ func newID(prefix string, t time.Time) string {
 	return prefix + strings.ToUpper(strconv.FormatInt(t.UnixMilli(), 36)) + "-" + strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -40,8 +40,8 @@ func TestMetricsReadTheStore(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	l.Metrics = NewMetrics(reg, l.Store)
 	ctx := context.Background()
-	a, _ := l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc"})
-	l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc"})
+	a, _ := l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, Trigger{Type: SLOBurn, SKU: "svc", Stage: "testing"})
 	if got := testutil.ToFloat64(l.Metrics.triggered.WithLabelValues("slo_burn")); got != 2 {
 		t.Fatalf("triggered = %v", got)
 	}
@@ -84,7 +84,7 @@ func TestAPIRefusesBadBodies(t *testing.T) {
 	if list, _ := l.List(context.Background(), Filter{}); len(list) != 0 {
 		t.Fatalf("bad bodies opened %d andons", len(list))
 	}
-	a, _ := l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	resp, err := http.Post(srv.URL+"/api/v1/andons/"+a.Andon.ID+"/resolve", "application/json", strings.NewReader("null"))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestCloseDoesNotReplayTheLastBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &Ledger{Store: s}
-	l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc"})
+	l.Trigger(context.Background(), Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	s.Close()
 	if s, err = OpenSQLite(path); err != nil {
 		t.Fatal(err)

@@ -18,11 +18,11 @@ func NewAndonID(at time.Time) string { return newID("AND-", at) }
 // caller stores it in the transaction that changes the andon. When the head
 // is signed and s is nil it refuses (ErrKeyRequired): an unsigned receipt
 // would break the chain's verification.
-func NextReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash, prevKeyID string, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+func NextReceipt(ledgerID string, s *Signer, ontologyBase string, prevSeq int64, prevHash, prevKeyID string, rt ReceiptType, a Andon, at time.Time, details map[string]any) (Receipt, error) {
 	if prevKeyID != "" && s == nil {
 		return Receipt{}, fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, prevSeq, prevKeyID)
 	}
-	return newReceipt(ledgerID, s, prevSeq, prevHash, rt, a, at, details), nil
+	return newReceipt(ledgerID, s, ontologyBase, prevSeq, prevHash, rt, a, at, details), nil
 }
 
 // ReceiptFromRow decodes a stored receipt: seq is its place in the chain and
@@ -38,8 +38,8 @@ func ReceiptFromRow(seq int64, andonID, body string) Receipt {
 }
 
 // ResolvedDetails are the details of an andon_resolved receipt.
-func ResolvedDetails(a Andon, res Resolution, at time.Time) map[string]string {
-	return map[string]string{
+func ResolvedDetails(a Andon, res Resolution, at time.Time) map[string]any {
+	return map[string]any{
 		"root_cause": res.RootCause, "fix_applied": res.FixApplied, "prevention_added": res.PreventionAdded,
 		"resolver": res.Resolver, "time_to_resolve_ms": fmt.Sprint(a.TimeToResolve(at).Milliseconds()),
 	}
@@ -61,6 +61,24 @@ func IsBusinessErr(err error) bool { return isBusinessErr(err) }
 
 // Limit is the row limit a filter asks for (default 100).
 func Limit(n int) int { return limit(n) }
+
+// DetailsText and MetadataText are the andons table's details and metadata columns.
+func DetailsText(d map[string]any) string { return detailsText(d) }
+
+// MetadataText is "" for no metadata, else its JSON.
+func MetadataText(m *Metadata) string { return metadataText(m) }
+
+// DecodeMetadata reads the metadata column ("" is none).
+func DecodeMetadata(col string) *Metadata {
+	if col == "" {
+		return nil
+	}
+	var m Metadata
+	if json.Unmarshal([]byte(col), &m) != nil {
+		return &Metadata{Extra: map[string]string{"unreadable": col}} // differs from the receipt: verify reports it
+	}
+	return &m
+}
 
 // JSONText encodes a string map as sorted-key JSON, as the stores keep labels.
 func JSONText(m map[string]string) string { return jsonText(m) }

@@ -99,8 +99,18 @@ func WriteHistory(w io.Writer, list []Andon, now time.Time) {
 func WriteShow(w io.Writer, a Andon, rs []Receipt, now time.Time) {
 	fmt.Fprintf(w, "id:\t%s\nstatus:\t%s\ntype:\t%s\nsku:\t%s\nstage:\t%s\nopened:\t%s\n",
 		Escape(a.ID), Escape(string(a.Status)), Escape(string(a.Type)), Escape(a.SKU), Escape(a.Stage), a.OpenedAt.Format(time.RFC3339))
+	if m := a.Metadata; m != nil {
+		for _, f := range [][2]string{{"build_id", m.BuildID}, {"operator", m.Operator}, {"commit", m.Commit}, {"pipeline_url", m.PipelineURL}} {
+			if f[1] != "" {
+				fmt.Fprintf(w, "%s:\t%s\n", f[0], Escape(f[1]))
+			}
+		}
+		for _, k := range sortedKeys(m.Extra) {
+			fmt.Fprintf(w, "metadata %s:\t%s\n", Escape(k), Escape(m.Extra[k]))
+		}
+	}
 	for _, k := range sortedKeys(a.Details) {
-		fmt.Fprintf(w, "detail %s:\t%s\n", Escape(k), Escape(a.Details[k]))
+		fmt.Fprintf(w, "detail %s:\t%s\n", Escape(k), Escape(DetailText(a.Details[k])))
 	}
 	if r := a.Resolution; r != nil {
 		fmt.Fprintf(w, "resolved:\t%s by %s (time to resolve %s)\nroot cause:\t%s\nfix applied:\t%s\nprevention added:\t%s\n",
@@ -115,7 +125,7 @@ func WriteShow(w io.Writer, a Andon, rs []Receipt, now time.Time) {
 // WriteGate prints the gate's answer and what blocks.
 func WriteGate(w io.Writer, g GateResult, now time.Time) {
 	if g.Proceed {
-		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon\n", Escape(g.SKU), Escape(g.Stage))
+		fmt.Fprintf(w, "PROCEED: %s may proceed to stage %q: no open andon blocks it\n", Escape(g.SKU), Escape(g.Stage))
 		return
 	}
 	fmt.Fprintf(w, "BLOCKED: %s may not proceed to stage %q: %d open andon(s); resolve them with 'andon resolve ID --root-cause … --fix … --prevention …'\n\n", Escape(g.SKU), Escape(g.Stage), len(g.Blocking))

@@ -22,7 +22,7 @@ func notification(group string, n int, status string) Notification {
 		ev := AlertEvent{Key: fmt.Sprintf("%s:%016x:%s", group, i, t0.Format(time.RFC3339Nano)), Status: status, Fingerprint: fmt.Sprintf("%016x", i),
 			StartsAt: t0, Labels: map[string]string{"alertname": "Red", "instance": fmt.Sprint("i", i)}, Annotations: map[string]string{"summary": "red"}}
 		if status == "firing" {
-			ev.Andon = &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/Red/error_ratio"}
+			ev.Andon = &Trigger{Type: OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/Red/error_ratio"}
 		}
 		nt.Alerts = append(nt.Alerts, ev)
 	}
@@ -183,8 +183,8 @@ func TestStateDocumentsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to what schema 3 (the first with an identity) created: no notification_reason column.
-	if _, err := db.Exec(`ALTER TABLE alerts DROP COLUMN notification_reason; PRAGMA user_version = 3`); err != nil {
+	// Back to what schema 3 (the first with an identity) created: no notification_reason and no metadata column.
+	if _, err := db.Exec(`ALTER TABLE alerts DROP COLUMN notification_reason; ALTER TABLE andons DROP COLUMN metadata; PRAGMA user_version = 3`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -90,7 +90,7 @@ func TestIdentityIsInEveryReceipt(t *testing.T) {
 	if !strings.HasPrefix(id.ID, "LDG-") || id.Schema != len(migrations) {
 		t.Fatalf("identity %+v", id)
 	}
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	if a.Receipt.LedgerID != id.ID {
 		t.Fatalf("receipt names ledger %q, want %q", a.Receipt.LedgerID, id.ID)
 	}
@@ -112,19 +112,19 @@ func TestAndonsTableIsBoundToTheChain(t *testing.T) {
 		{"an open andon moved to another sku", `UPDATE andons SET sku = 'other' WHERE id = :open`},
 		{"an open andon marked resolved", `UPDATE andons SET status = 'resolved', resolved_ms = 1, root_cause = 'x', fix_applied = 'x', prevention_added = 'x', resolver = 'x' WHERE id = :open`},
 		{"a resolved andon reopened", `UPDATE andons SET status = 'open', resolved_ms = NULL WHERE id = :resolved`},
-		{"a row added without receipts", `INSERT INTO andons SELECT 'AND-FAKE', type, sku, stage, details, 'open', '', opened_ms, NULL, NULL, NULL, NULL, NULL FROM andons WHERE id = :open`},
+		{"a row added without receipts", `INSERT INTO andons SELECT 'AND-FAKE', type, sku, stage, details, 'open', '', opened_ms, NULL, NULL, NULL, NULL, NULL, metadata FROM andons WHERE id = :open`},
 		{"a receipt's andon_id column changed", `UPDATE receipts SET andon_id = 'AND-X' WHERE andon_id = :open`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			l, path := openTest(t)
 			ctx := context.Background()
-			open, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod"})
-			done, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod"})
+			open, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod", Stage: "testing"})
+			done, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod", Stage: "testing"})
 			if _, err := l.Resolve(ctx, done.Andon.ID, fix); err != nil {
 				t.Fatal(err)
 			}
-			if g, err := l.Gate(ctx, "prod", "deploy"); err != nil || g.Proceed {
+			if g, err := l.Gate(ctx, "prod", "deployment"); err != nil || g.Proceed {
 				t.Fatalf("untouched: gate %+v %v", g, err)
 			}
 			db, err := sql.Open("sqlite", path)
@@ -138,7 +138,7 @@ func TestAndonsTableIsBoundToTheChain(t *testing.T) {
 			if probs, err := l.Verify(ctx); err != nil || len(probs) == 0 {
 				t.Fatalf("verify: %v %v; want problems", probs, err)
 			}
-			g, err := l.Gate(ctx, "prod", "deploy")
+			g, err := l.Gate(ctx, "prod", "deployment")
 			_, _, showErr := l.Show(ctx, open.Andon.ID)
 			_, listErr := l.List(ctx, Filter{})
 			if !errors.Is(err, ErrTampered) {
@@ -172,7 +172,7 @@ func TestSignedReceiptsResistRehashing(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Store.SetSigner(sg1)
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod"})
+	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod", Stage: "testing"})
 	sg2, _ := LoadSigner(key2)
 	l.Store.SetSigner(sg2) // rotation
 	if _, err := l.Resolve(ctx, a.Andon.ID, fix); err != nil {
@@ -228,7 +228,7 @@ func TestSignedReceiptsResistRehashing(t *testing.T) {
 
 	// Once signed, a writer without the key writes nothing.
 	l.Store.SetSigner(nil)
-	if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod"}); !errors.Is(err, ErrKeyRequired) {
+	if _, err := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "prod", Stage: "testing"}); !errors.Is(err, ErrKeyRequired) {
 		t.Fatalf("unsigned trigger on a signed ledger: %v; want ErrKeyRequired", err)
 	}
 }
@@ -250,14 +250,14 @@ func TestReceiptsDirBelongsToOneLedger(t *testing.T) {
 	l1, _ := openTest(t)
 	l1.ReceiptsDir = dir
 	ctx := context.Background()
-	l1.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	l1.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	first, _ := os.ReadFile(filepath.Join(dir, "RCP-000000000001.json"))
 	l2, _ := openTest(t)
 	if err := BindReceiptsDir(dir, l2.Store.Identity().ID); !errors.Is(err, ErrNotLedger) {
 		t.Fatalf("second ledger bound the first one's directory: %v", err)
 	}
 	l2.ReceiptsDir = dir
-	l2.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	l2.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	if now, _ := os.ReadFile(filepath.Join(dir, "RCP-000000000001.json")); !bytes.Equal(first, now) {
 		t.Fatal("another ledger's receipt overwrote a file")
 	}
@@ -281,10 +281,10 @@ func TestIdentifiersAndResolutionText(t *testing.T) {
 		in   Trigger
 		sku  string // "" = refused
 	}{
-		{"surrounding spaces are trimmed", Trigger{Type: TestFailure, SKU: " build-9 "}, "build-9"},
-		{"a zero-width space is refused", Trigger{Type: TestFailure, SKU: "build\u200b-9"}, ""},
-		{"a bidi override is refused", Trigger{Type: TestFailure, SKU: "build-\u202e9"}, ""},
-		{"a control character is refused", Trigger{Type: TestFailure, SKU: "build\x1b[31m"}, ""},
+		{"surrounding spaces are trimmed", Trigger{Type: TestFailure, SKU: " build-9 ", Stage: "testing"}, "build-9"},
+		{"a zero-width space is refused", Trigger{Type: TestFailure, SKU: "build\u200b-9", Stage: "testing"}, ""},
+		{"a bidi override is refused", Trigger{Type: TestFailure, SKU: "build-\u202e9", Stage: "testing"}, ""},
+		{"a control character is refused", Trigger{Type: TestFailure, SKU: "build\x1b[31m", Stage: "testing"}, ""},
 		{"a stage with a newline is refused", Trigger{Type: TestFailure, SKU: "b", Stage: "test\nFAKE ROW"}, ""},
 	}
 	for _, c := range cases {
@@ -309,7 +309,7 @@ func TestIdentifiersAndResolutionText(t *testing.T) {
 			t.Fatalf("gate of sku %q: %+v %v; want ErrInvalid, never an answer", sku, g, err)
 		}
 	}
-	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(ctx, Trigger{Type: TestFailure, SKU: "svc", Stage: "testing"})
 	if _, err := l.Resolve(ctx, a.Andon.ID, Resolution{RootCause: "x", FixApplied: "y", PreventionAdded: "\u200b \u200b"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a zero-width-space prevention was accepted: %v", err)
 	}

@@ -41,6 +41,8 @@ type Ledger struct {
 	Keys        Keyring  // when set, Verify checks every receipt's signature
 	Logger      *slog.Logger
 	Now         func() time.Time
+	Events      EventSink   // may be nil; told of every committed trigger and resolution
+	Stages      StagePolicy // the stages a trigger may name and what an open andon blocks
 
 	bindOnce sync.Once // ReceiptsDir is bound to the ledger before the first file
 	bindErr  error
@@ -64,6 +66,9 @@ func (l *Ledger) logger() *slog.Logger {
 
 // Trigger opens an andon (or returns the open one with the same origin).
 func (l *Ledger) Trigger(ctx context.Context, t Trigger) (TriggerResult, error) {
+	if err := l.checkStage(t); err != nil {
+		return TriggerResult{}, err
+	}
 	res, err := l.Store.Trigger(ctx, t, l.now())
 	if err != nil {
 		return res, err
@@ -79,6 +84,7 @@ func (l *Ledger) opened(a Andon, r Receipt) {
 		l.Metrics.triggered.WithLabelValues(string(a.Type)).Inc()
 	}
 	l.writeReceipt(r)
+	l.announce(ReceiptTriggered, a, r)
 }
 
 // Resolve closes an andon; exactly one of racing resolvers wins.
@@ -92,11 +98,19 @@ func (l *Ledger) Resolve(ctx context.Context, id string, res Resolution) (Andon,
 		l.Metrics.timeToResolve.Observe(a.TimeToResolve(*a.ResolvedAt).Seconds())
 	}
 	l.writeReceipt(r)
+	l.announce(ReceiptResolved, a, r)
 	return a, nil
 }
 
 // Ingest records a notification and opens the andons it asks for.
 func (l *Ledger) Ingest(ctx context.Context, n Notification) (IngestResult, error) {
+	for _, a := range n.Alerts {
+		if a.Andon != nil {
+			if err := l.checkStage(*a.Andon); err != nil {
+				return IngestResult{}, err
+			}
+		}
+	}
 	res, err := l.Store.Ingest(ctx, n)
 	if err != nil {
 		return res, err
@@ -173,10 +187,11 @@ func (l *Ledger) Gate(ctx context.Context, sku, stage string) (GateResult, error
 	if st.ProvenOpen != len(open) {
 		return GateResult{}, fmt.Errorf("%w: the receipts of sku %s prove %d andon(s) open, the store holds %d open: run 'andon receipts verify'", ErrTampered, sku, st.ProvenOpen, len(open))
 	}
-	if open == nil {
-		open = []Andon{}
+	blocking, err := l.blocking(open, stage)
+	if err != nil {
+		return GateResult{}, err
 	}
-	return GateResult{SKU: sku, Stage: stage, Proceed: len(open) == 0, Blocking: open}, nil
+	return GateResult{SKU: sku, Stage: stage, Proceed: len(blocking) == 0, Blocking: blocking}, nil
 }
 
 // CheckSigning fails with ErrKeyRequired when the chain is signed and the

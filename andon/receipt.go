@@ -30,23 +30,24 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // field, PrevHash links it to the receipt before, so changing or removing
 // one breaks the chain.
 type Receipt struct {
-	LedgerID     string            `json:"ledger_id"`
-	Seq          int64             `json:"seq"`
-	ID           string            `json:"receipt_id"`
-	AndonID      string            `json:"andon_id"`
-	TimestampMs  int64             `json:"timestamp_ms"`
-	Timestamp    string            `json:"timestamp"`
-	Type         ReceiptType       `json:"receipt_type"`
-	FailureType  FailureType       `json:"failure_type"`
-	SKU          string            `json:"sku"`
-	Stage        string            `json:"stage"`
-	Status       Status            `json:"status"`
-	Origin       string            `json:"origin,omitempty"`
-	OntologyRefs []string          `json:"ontology_refs"`
-	Details      map[string]string `json:"details,omitempty"`
-	PrevHash     string            `json:"prev_hash"`
-	KeyID        string            `json:"key_id,omitempty"`
-	Hash         string            `json:"hash"`
+	LedgerID     string         `json:"ledger_id"`
+	Seq          int64          `json:"seq"`
+	ID           string         `json:"receipt_id"`
+	AndonID      string         `json:"andon_id"`
+	TimestampMs  int64          `json:"timestamp_ms"`
+	Timestamp    string         `json:"timestamp"`
+	Type         ReceiptType    `json:"receipt_type"`
+	FailureType  FailureType    `json:"failure_type"`
+	SKU          string         `json:"sku"`
+	Stage        string         `json:"stage"`
+	Status       Status         `json:"status"`
+	Origin       string         `json:"origin,omitempty"`
+	OntologyRefs []string       `json:"ontology_refs"`
+	Details      map[string]any `json:"details,omitempty"`
+	Metadata     *Metadata      `json:"metadata,omitempty"` // andon_triggered only
+	PrevHash     string         `json:"prev_hash"`
+	KeyID        string         `json:"key_id,omitempty"`
+	Hash         string         `json:"hash"`
 	// Signature is ed25519 over the hash (sign.go); not covered by the hash.
 	Signature string `json:"signature,omitempty"`
 
@@ -55,8 +56,9 @@ type Receipt struct {
 	indexedAndonID string
 }
 
-// newReceipt builds the receipt that follows (prevSeq, prevHash), sealed by s (nil: unsigned).
-func newReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash string, rt ReceiptType, a Andon, at time.Time, details map[string]string) Receipt {
+// newReceipt builds the receipt that follows (prevSeq, prevHash), sealed by s (nil: unsigned),
+// its ontology refs under base ("" for DefaultOntologyBase).
+func newReceipt(ledgerID string, s *Signer, base string, prevSeq int64, prevHash string, rt ReceiptType, a Andon, at time.Time, details map[string]any) Receipt {
 	at = at.UTC().Truncate(time.Millisecond)
 	r := Receipt{
 		LedgerID:     ledgerID,
@@ -71,21 +73,15 @@ func newReceipt(ledgerID string, s *Signer, prevSeq int64, prevHash string, rt R
 		Stage:        a.Stage,
 		Status:       a.Status,
 		Origin:       a.Origin,
-		OntologyRefs: ontologyRefs(rt, a.Type),
+		OntologyRefs: OntologyRefs(base, rt, a),
 		Details:      details,
 		PrevHash:     prevHash,
 	}
+	if rt == ReceiptTriggered {
+		r.Metadata = a.Metadata
+	}
 	s.seal(&r)
 	return r
-}
-
-// ontologyRefs ties a receipt to the Toyota Production System vocabulary.
-func ontologyRefs(rt ReceiptType, ft FailureType) []string {
-	step := "tps:Jidoka"
-	if rt == ReceiptResolved {
-		step = "tps:Kaizen"
-	}
-	return []string{"tps:Andon", step, "andon:failure/" + string(ft)}
 }
 
 // ComputeHash is sha256 over the receipt's canonical JSON without Hash and Signature.
@@ -93,7 +89,7 @@ func (r Receipt) ComputeHash() string {
 	r.Hash, r.Signature = "", ""
 	b, err := json.Marshal(r) // struct field order and sorted map keys make this canonical
 	if err != nil {
-		panic(err) // only strings, ints and string maps: cannot fail
+		panic(err) // strings, ints and JSON-decoded details: cannot fail
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -95,6 +95,8 @@ var migrations = []string{
 	CREATE INDEX receipts_sku_type ON receipts(json_extract(body, '$.sku'), json_extract(body, '$.receipt_type'));`,
 	// Why Alertmanager sent the notification that first recorded the alert.
 	`ALTER TABLE alerts ADD COLUMN notification_reason TEXT NOT NULL DEFAULT '';`,
+	// Who and what stopped the line (Metadata as JSON, '' for none); details hold any JSON since.
+	`ALTER TABLE andons ADD COLUMN metadata TEXT NOT NULL DEFAULT '';`,
 }
 
 // applicationID marks an andon ledger in the SQLite header ("ANDN"), so
@@ -113,6 +115,7 @@ const identitySchema = 3
 type SQLite struct {
 	id           Identity
 	signer       *Signer // set before the first write (SetSigner)
+	ontologyBase string  // of the receipts' ontology refs (SetOntologyBase)
 	write        *sql.DB // two connections: the writer's and the checkpointer's
 	read         *sql.DB
 	ops          chan writeOp
@@ -358,9 +361,9 @@ func (s *SQLite) triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, e
 		}
 	}
 	at = at.UTC().Truncate(time.Millisecond)
-	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
+	a := Andon{ID: newID("AND-", at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Metadata: t.Metadata, Status: StatusOpen, Origin: t.Origin, OpenedAt: at}
 	if err := tx.exec(qInsertAndon,
-		a.ID, a.Type, a.SKU, a.Stage, jsonText(a.Details), a.Status, a.Origin, at.UnixMilli()); err != nil {
+		a.ID, a.Type, a.SKU, a.Stage, detailsText(a.Details), a.Status, a.Origin, at.UnixMilli(), metadataText(a.Metadata)); err != nil {
 		return TriggerResult{}, err
 	}
 	if err := tx.exec(qSkuOpened, a.SKU, at.UnixMilli()); err != nil {
@@ -377,7 +380,11 @@ func (s *SQLite) triggerTx(tx *wconn, t Trigger, at time.Time) (TriggerResult, e
 // it before the first write.
 func (s *SQLite) SetSigner(sg *Signer) { s.signer = sg }
 
-func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]string) (Receipt, error) {
+// SetOntologyBase sets the namespace of the ontology refs of the receipts
+// written from now on (before the first write; "" is DefaultOntologyBase).
+func (s *SQLite) SetOntologyBase(base string) { s.ontologyBase = base }
+
+func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time, details map[string]any) (Receipt, error) {
 	seq, prev := int64(0), GenesisHash
 	var body string
 	switch err := tx.queryRow(qLastReceipt).Scan(&seq, &body); {
@@ -394,7 +401,7 @@ func (s *SQLite) appendReceipt(tx *wconn, rt ReceiptType, a Andon, at time.Time,
 			return Receipt{}, fmt.Errorf("%w (receipt %d is signed with key %s)", ErrKeyRequired, seq, last.KeyID)
 		}
 	}
-	r := newReceipt(s.id.ID, s.signer, seq, prev, rt, a, at, details)
+	r := newReceipt(s.id.ID, s.signer, s.ontologyBase, seq, prev, rt, a, at, details)
 	b, _ := json.Marshal(r)
 	err := tx.exec(qInsertReceipt, r.Seq, r.AndonID, string(b))
 	return r, err
@@ -427,7 +434,7 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 			return err
 		}
 		a.Status, a.ResolvedAt, a.Resolution = StatusResolved, &at, &res
-		r, err = s.appendReceipt(tx, ReceiptResolved, a, at, map[string]string{
+		r, err = s.appendReceipt(tx, ReceiptResolved, a, at, map[string]any{
 			"root_cause": res.RootCause, "fix_applied": res.FixApplied, "prevention_added": res.PreventionAdded,
 			"resolver": res.Resolver, "time_to_resolve_ms": fmt.Sprint(a.TimeToResolve(at).Milliseconds()),
 		})
@@ -436,17 +443,17 @@ func (s *SQLite) Resolve(ctx context.Context, id string, res Resolution, at time
 	return a, r, err
 }
 
-const andonSelect = `SELECT id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver FROM andons`
+const andonSelect = `SELECT id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver, metadata FROM andons`
 
 type rowScanner interface{ Scan(...any) error }
 
 func scanAndon(row rowScanner) (Andon, error) {
 	var a Andon
-	var typ, status, details string
+	var typ, status, details, metadata string
 	var opened int64
 	var resolved sql.NullInt64
 	var rc, fix, prev, who sql.NullString
-	if err := row.Scan(&a.ID, &typ, &a.SKU, &a.Stage, &details, &status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
+	if err := row.Scan(&a.ID, &typ, &a.SKU, &a.Stage, &details, &status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who, &metadata); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return a, ErrNotFound
 		}
@@ -454,6 +461,7 @@ func scanAndon(row rowScanner) (Andon, error) {
 	}
 	a.Type, a.Status = FailureType(typ), Status(status)
 	_ = json.Unmarshal([]byte(details), &a.Details)
+	a.Metadata = DecodeMetadata(metadata)
 	a.OpenedAt = time.UnixMilli(opened).UTC()
 	if resolved.Valid {
 		t := time.UnixMilli(resolved.Int64).UTC()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -44,7 +45,7 @@ func DeriveState(rs []Receipt) (map[string]Andon, []Problem) {
 				probs = append(probs, Problem{Seq: r.Seq, Message: "a second andon_triggered receipt for " + r.AndonID})
 				continue
 			}
-			out[r.AndonID] = Andon{ID: r.AndonID, Type: r.FailureType, SKU: r.SKU, Stage: r.Stage, Details: r.Details,
+			out[r.AndonID] = Andon{ID: r.AndonID, Type: r.FailureType, SKU: r.SKU, Stage: r.Stage, Details: r.Details, Metadata: r.Metadata,
 				Status: StatusOpen, Origin: r.Origin, OpenedAt: time.UnixMilli(r.TimestampMs).UTC()}
 		case ReceiptResolved:
 			if !seen || a.Status != StatusOpen {
@@ -53,8 +54,8 @@ func DeriveState(rs []Receipt) (map[string]Andon, []Problem) {
 			}
 			at := time.UnixMilli(r.TimestampMs).UTC()
 			a.Status, a.ResolvedAt = StatusResolved, &at
-			a.Resolution = &Resolution{RootCause: r.Details["root_cause"], FixApplied: r.Details["fix_applied"],
-				PreventionAdded: r.Details["prevention_added"], Resolver: r.Details["resolver"]}
+			a.Resolution = &Resolution{RootCause: detailString(r.Details, "root_cause"), FixApplied: detailString(r.Details, "fix_applied"),
+				PreventionAdded: detailString(r.Details, "prevention_added"), Resolver: detailString(r.Details, "resolver")}
 			out[r.AndonID] = a
 		default:
 			probs = append(probs, Problem{Seq: r.Seq, Message: fmt.Sprintf("unknown receipt_type %q", r.Type)})
@@ -116,8 +117,11 @@ func diffAndon(row, p Andon) string {
 			return fmt.Sprintf("%s is %v in the store, %v in the receipts", f.name, f.row, f.rcp)
 		}
 	}
-	if !maps.Equal(row.Details, p.Details) {
+	if !reflect.DeepEqual(row.Details, p.Details) {
 		return "details differ"
+	}
+	if !reflect.DeepEqual(row.Metadata, p.Metadata) {
+		return "metadata differ"
 	}
 	return ""
 }

@@ -17,6 +17,8 @@ type Store interface {
 	Identity() Identity
 	// SetSigner makes the store sign the receipts it writes (before the first write).
 	SetSigner(s *Signer)
+	// SetOntologyBase sets the IRI namespace of the receipts' ontology refs (before the first write).
+	SetOntologyBase(base string)
 	Trigger(ctx context.Context, t Trigger, at time.Time) (TriggerResult, error)
 	Resolve(ctx context.Context, id string, res Resolution, at time.Time) (Andon, Receipt, error)
 	// Get returns one andon and its receipts (with ErrNotFound, those of an andon without its row).

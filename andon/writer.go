@@ -36,7 +36,7 @@ const (
 	qRelease      = `RELEASE op`
 	qOpenByOrigin = andonSelect + ` WHERE origin = ? AND status = 'open' AND origin != ''` // matches the partial index
 	qAndonByID    = andonSelect + ` WHERE id = ?`
-	qInsertAndon  = `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES (?,?,?,?,?,?,?,?)`
+	qInsertAndon  = `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms, metadata) VALUES (?,?,?,?,?,?,?,?,?)`
 	qSkuOpened    = `INSERT INTO skus (sku, open_count, blocked_since_ms, blocked_ms_total) VALUES (?, 1, ?, 0)
 		ON CONFLICT(sku) DO UPDATE SET blocked_since_ms = CASE WHEN open_count = 0 THEN excluded.blocked_since_ms ELSE blocked_since_ms END,
 		open_count = open_count + 1`

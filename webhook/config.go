@@ -12,6 +12,7 @@ import (
 
 	"github.com/andon-sre/andon/actuator"
 	"github.com/andon-sre/andon/andon"
+	"github.com/andon-sre/andon/notify"
 )
 
 // Config is the file given to 'andon webhook --config'. Authentication is
@@ -43,11 +44,17 @@ type Config struct {
 	InsecureNoAuth bool `yaml:"insecure_no_auth"`
 	// MaxBodyBytes bounds a notification (default 4 MiB); larger is 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// AndonStage is the stage recorded on alert-driven andons (default "operate").
+	// AndonStage is the stage recorded on alert-driven andons (default "execution"); one of Stages.
 	AndonStage string `yaml:"andon_stage"`
+	// Stages (stages, block_all_stages) are the pipeline's stages and what an open andon blocks.
+	Stages andon.StagePolicy `yaml:",inline"`
+	// OntologyBase is the IRI namespace of the receipts' ontology refs (default andon.DefaultOntologyBase).
+	OntologyBase string `yaml:"ontology_base"`
 	// Actuator is the actuator policy inline; ActuatorFile points to one instead.
 	Actuator     yaml.Node `yaml:"actuator"`
 	ActuatorFile string    `yaml:"actuator_file"`
+	// Notifications post every andon triggered or resolved to HTTP endpoints (notify.Config).
+	Notifications notify.Config `yaml:"notifications"`
 
 	policy *actuator.Policy
 }
@@ -78,7 +85,7 @@ func ParseConfig(b []byte) (*Config, error) {
 		c.MaxBodyBytes = 4 << 20
 	}
 	if c.AndonStage == "" {
-		c.AndonStage = "operate"
+		c.AndonStage = andon.StageExecution
 	}
 	if _, err := andon.NormalizeID("andon_stage", c.AndonStage); err != nil {
 		return nil, err
@@ -117,6 +124,12 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, errors.New("no bearer_token or bearer_token_file: the receiver acts on services and answers the CI gate, so it needs authentication; set one, or insecure_no_auth: true to run without (loopback only)")
 	case c.BearerToken != "" && strings.TrimSpace(c.BearerToken) != c.BearerToken:
 		return nil, errors.New("bearer_token has surrounding spaces: a client would never send them")
+	}
+	if err := checkStages(c); err != nil {
+		return nil, err
+	}
+	if err := checkNotifications(c); err != nil {
+		return nil, err
 	}
 	var err error
 	switch {

@@ -162,7 +162,7 @@ func TestHAClosedLoop(t *testing.T) {
 	t.Logf("shed reverted %s after kill -9 of the acting replica (lease_ttl 1s, hold-down 1s, group_interval 1s)", time.Since(killedAt).Round(100*time.Millisecond))
 
 	ledger = &andon.Client{URL: "http://" + survivor, BearerToken: "hook-token"}
-	if g, err := ledger.Gate(ctx, "svc", "deploy"); err != nil || g.Proceed {
+	if g, err := ledger.Gate(ctx, "svc", "deployment"); err != nil || g.Proceed {
 		t.Fatalf("the survivor's gate: %+v %v (the andon stays open until a human resolves it)", g, err)
 	}
 	if probs, err := ledger.Verify(ctx); err != nil || len(probs) > 0 {

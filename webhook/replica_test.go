@@ -182,7 +182,7 @@ func TestPostgresRestartGives503ThenRecovers(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d alerts of acknowledged notifications missing after the restart", missing)
 	}
-	g, err := (&andon.Client{URL: url2}).Gate(context.Background(), "svc", "deploy")
+	g, err := (&andon.Client{URL: url2}).Gate(context.Background(), "svc", "deployment")
 	if err != nil || g.Proceed || len(g.Blocking) != 1 {
 		t.Fatalf("gate after recovery: %+v %v", g, err)
 	}
@@ -306,7 +306,7 @@ func TestKill9OfTheActingReplica(t *testing.T) {
 	if probs, err := survivor.Verify(context.Background()); err != nil || len(probs) > 0 {
 		t.Fatalf("receipt chain after kill -9: %v %v", probs, err)
 	}
-	if g, err := survivor.Gate(context.Background(), "svc", "deploy"); err != nil || g.Proceed {
+	if g, err := survivor.Gate(context.Background(), "svc", "deployment"); err != nil || g.Proceed {
 		t.Fatalf("the survivor's gate: %+v %v", g, err)
 	}
 	t.Logf("%d notifications acknowledged by two replicas, all present after kill -9 of the lease holder; chain verifies", len(acked))

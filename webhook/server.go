@@ -25,6 +25,7 @@ import (
 	"github.com/andon-sre/andon/andon/stores"
 	"github.com/andon-sre/andon/internal/httpjson"
 	"github.com/andon-sre/andon/limits"
+	"github.com/andon-sre/andon/notify"
 )
 
 // Server is the receiver: POST /webhook, the ledger API under /api/v1,
@@ -46,6 +47,8 @@ type Server struct {
 	stop      chan struct{}
 	bg        sync.WaitGroup // background loops: retention, lease, outbox
 	closeOnce sync.Once
+
+	notifier *notify.Notifier // nil without notification endpoints
 }
 
 // maxLoggedUnknown bounds how many distinct unknown field names are logged, maxLoggedName how
@@ -71,6 +74,7 @@ func New(cfg *Config, store andon.Store, log *slog.Logger) (*Server, error) {
 		}
 		store.SetSigner(sg)
 	}
+	store.SetOntologyBase(cfg.OntologyBase)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
@@ -126,6 +130,8 @@ func New(cfg *Config, store andon.Store, log *slog.Logger) (*Server, error) {
 			log.Warn("actuator state not restored: active actions are rebuilt by Alertmanager's re-sends and expire by their TTL", "err", err)
 		}
 	}
+	s.startNotifier(cfg)
+	s.ledger.Stages = cfg.Stages
 	s.background(s.retain)
 	return s, nil
 }
@@ -175,6 +181,8 @@ func (s *Server) Reload(cfg *Config) {
 		s.log.Warn("db, receipts_dir, signing_key_file and lease_ttl changes take effect after a restart", "db", stores.Describe(old.DB), "receipts_dir", old.ReceiptsDir, "signing_key_file", old.SigningKeyFile)
 		cfg.DB, cfg.ReceiptsDir, cfg.SigningKeyFile, cfg.LeaseTTL = old.DB, old.ReceiptsDir, old.SigningKeyFile, old.LeaseTTL
 	}
+	s.keepNotifications(old, cfg)
+	s.keepStages(old, cfg)
 	s.engine.SetPolicy(cfg.policy)
 	s.cfg.Store(cfg)
 }
@@ -187,6 +195,7 @@ func (s *Server) Close() error {
 		close(s.stop)
 		s.bg.Wait() // a lease holder hands the lease back
 		s.engine.Close()
+		s.stopNotifier()
 		err = s.ledger.Store.Close()
 	})
 	return err
@@ -352,7 +361,7 @@ func alertAndon(a Alert, stage string) *andon.Trigger {
 	if sku == "" {
 		sku = name // an alert without a service label still stops something: its own line
 	}
-	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]string{
+	t := andon.Trigger{Type: andon.OperatingLimit, SKU: sku, Stage: stage, Origin: sku + "/" + name + "/" + signal, Details: map[string]any{
 		"alertname": name, "signal": signal, "level": a.Labels[limits.LabelLevel], "severity": a.Labels[limits.LabelSeverity],
 		"instance": a.Labels["instance"], "fingerprint": a.Fingerprint, "starts_at": a.StartsAt.UTC().Format(time.RFC3339),
 		"summary": a.Annotations["summary"],

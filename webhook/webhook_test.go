@@ -209,7 +209,7 @@ func TestDuplicatesOpenOneAndon(t *testing.T) {
 			if code, _ := post(t, url, "", encode(payload(`{}/{}:{service="svc"}`, 3, "resolved")), "application/json"); code != 200 {
 				t.Fatal(code)
 			}
-			if g, _ := s.Ledger().Gate(context.Background(), "svc", "deploy"); g.Proceed {
+			if g, _ := s.Ledger().Gate(context.Background(), "svc", "deployment"); g.Proceed {
 				t.Fatal("a resolved alert released the andon; only a human may")
 			}
 		})
@@ -443,7 +443,7 @@ func TestInvisibleServiceLabelStillStopsTheLine(t *testing.T) {
 	if code, a := post(t, url, "", encode(m), "application/json"); code != http.StatusOK || len(a.Andons) != 1 {
 		t.Fatalf("status %d, ack %+v", code, a)
 	}
-	g, err := s.Ledger().Gate(context.Background(), `svc\u{200B}x`, "deploy")
+	g, err := s.Ledger().Gate(context.Background(), `svc\u{200B}x`, "deployment")
 	if err != nil || g.Proceed {
 		t.Fatalf("gate of the escaped sku: %+v %v; want blocked", g, err)
 	}

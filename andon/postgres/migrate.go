@@ -111,6 +111,8 @@ var migrations = []string{
 		epoch bigint NOT NULL,
 		expires_at timestamptz NOT NULL
 	);`,
+	// Who and what stopped the line (andon.Metadata as JSON, '' for none); details hold any JSON since.
+	`ALTER TABLE andons ADD COLUMN metadata text NOT NULL DEFAULT '';`,
 }
 
 // migrationLock is the advisory lock key under which replicas starting at

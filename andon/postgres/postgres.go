@@ -32,13 +32,14 @@ import (
 
 // Store is the PostgreSQL ledger.
 type Store struct {
-	id        andon.Identity
-	signer    *andon.Signer
-	pool      *pgxpool.Pool
-	ops       chan chainOp
-	quit      chan struct{}
-	stopped   chan struct{} // commitLoop has stopped
-	closeOnce sync.Once
+	id           andon.Identity
+	signer       *andon.Signer
+	ontologyBase string // of the receipts' ontology refs (SetOntologyBase)
+	pool         *pgxpool.Pool
+	ops          chan chainOp
+	quit         chan struct{}
+	stopped      chan struct{} // commitLoop has stopped
+	closeOnce    sync.Once
 }
 
 var _ andon.Replicated = (*Store)(nil)
@@ -102,6 +103,9 @@ func (s *Store) Identity() andon.Identity { return s.id }
 // SetSigner makes the store sign the receipts it writes (before the first write).
 func (s *Store) SetSigner(sg *andon.Signer) { s.signer = sg }
 
+// SetOntologyBase sets the IRI namespace of the receipts' ontology refs (before the first write).
+func (s *Store) SetOntologyBase(base string) { s.ontologyBase = base }
+
 // Close closes every connection, after the batch being committed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -149,21 +153,22 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const andonCols = `id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver`
+const andonCols = `id, type, sku, stage, details, status, origin, opened_ms, resolved_ms, root_cause, fix_applied, prevention_added, resolver, metadata`
 
 func scanAndon(row pgx.Row) (andon.Andon, error) {
 	var a andon.Andon
-	var details string
+	var details, metadata string
 	var opened int64
 	var resolved *int64
 	var rc, fix, prev, who *string
-	if err := row.Scan(&a.ID, &a.Type, &a.SKU, &a.Stage, &details, &a.Status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who); err != nil {
+	if err := row.Scan(&a.ID, &a.Type, &a.SKU, &a.Stage, &details, &a.Status, &a.Origin, &opened, &resolved, &rc, &fix, &prev, &who, &metadata); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return a, andon.ErrNotFound
 		}
 		return a, err
 	}
 	_ = json.Unmarshal([]byte(details), &a.Details)
+	a.Metadata = andon.DecodeMetadata(metadata)
 	a.OpenedAt = time.UnixMilli(opened).UTC()
 	if resolved != nil {
 		t := time.UnixMilli(*resolved).UTC()
@@ -335,12 +340,12 @@ func (s *Store) openAndons(ctx context.Context, tx querier, ts []andon.Trigger, 
 			}
 		}
 		at := ats[i].UTC().Truncate(time.Millisecond)
-		a := andon.Andon{ID: andon.NewAndonID(at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Status: andon.StatusOpen, Origin: t.Origin, OpenedAt: at}
+		a := andon.Andon{ID: andon.NewAndonID(at), Type: t.Type, SKU: t.SKU, Stage: t.Stage, Details: t.Details, Metadata: t.Metadata, Status: andon.StatusOpen, Origin: t.Origin, OpenedAt: at}
 		// A replica racing us for the same origin waits here for our commit
 		// (or we for its): the loser inserts nothing and reads the winner's.
-		tag, err := tx.Exec(ctx, `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+		tag, err := tx.Exec(ctx, `INSERT INTO andons (id, type, sku, stage, details, status, origin, opened_ms, metadata) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 			ON CONFLICT (origin) WHERE status = 'open' AND origin <> '' DO NOTHING`,
-			a.ID, a.Type, a.SKU, a.Stage, andon.JSONText(a.Details), a.Status, a.Origin, at.UnixMilli())
+			a.ID, a.Type, a.SKU, a.Stage, andon.DetailsText(a.Details), a.Status, a.Origin, at.UnixMilli(), andon.MetadataText(a.Metadata))
 		if err != nil {
 			return nil, err
 		}
@@ -408,8 +413,8 @@ func (s *Store) lockChain(ctx context.Context, tx querier) (*chainHead, error) {
 }
 
 // append writes the receipt that follows the head and moves the head to it.
-func (h *chainHead) append(ctx context.Context, tx querier, rt andon.ReceiptType, a andon.Andon, at time.Time, details map[string]string) (andon.Receipt, error) {
-	r, err := andon.NextReceipt(h.s.id.ID, h.s.signer, h.seq, h.hash, h.keyID, rt, a, at, details)
+func (h *chainHead) append(ctx context.Context, tx querier, rt andon.ReceiptType, a andon.Andon, at time.Time, details map[string]any) (andon.Receipt, error) {
+	r, err := andon.NextReceipt(h.s.id.ID, h.s.signer, h.s.ontologyBase, h.seq, h.hash, h.keyID, rt, a, at, details)
 	if err != nil {
 		return r, err
 	}

@@ -223,7 +223,7 @@ func TestInitAndOpenRefuseWhatIsNotTheirs(t *testing.T) {
 	if s.Identity().ID != id.ID {
 		t.Fatalf("identity %+v, want %s", s.Identity(), id.ID)
 	}
-	res, err := s.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"}, time.Now())
+	res, err := s.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"}, time.Now())
 	if err != nil || res.Receipt.LedgerID != id.ID {
 		t.Fatalf("receipt of %q, want the ledger's id %s: %v", res.Receipt.LedgerID, id.ID, err)
 	}

@@ -21,7 +21,7 @@ func BenchGate(b *testing.B, be Backend) {
 	for w := range 16 { // concurrent setup: a server database commits them in groups
 		wg.Go(func() {
 			for i := w; i < 10000; i += 16 {
-				res, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "ci"})
+				res, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%100), Stage: "testing"})
 				if err != nil {
 					b.Error(err)
 					return
@@ -37,7 +37,7 @@ func BenchGate(b *testing.B, be Backend) {
 	b.ResetTimer()
 	for i := range b.N {
 		t0 := time.Now()
-		g, err := l.Gate(ctx, fmt.Sprint("sku-", i%100), "deploy")
+		g, err := l.Gate(ctx, fmt.Sprint("sku-", i%100), "deployment")
 		if err != nil || g.Proceed {
 			b.Fatal(err, g.Proceed)
 		}
@@ -58,7 +58,7 @@ func BenchConcurrentTriggers(b *testing.B, be Backend) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "ci"}); err != nil {
+				if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprint("sku-", i%50), Stage: "testing"}); err != nil {
 					b.Error(err)
 				}
 			}()
@@ -84,7 +84,7 @@ func BenchStoreIngest(b *testing.B, be Backend) {
 				Fingerprint: fmt.Sprintf("%016x", j), StartsAt: start,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "signal": "error_ratio", "level": "red", "severity": "critical", "action": "page,andon", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%", "andon_type": "operating_limit"},
-				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		ns[i] = n
 	}
@@ -118,7 +118,7 @@ func BenchStoreIngestBesideHuge(b *testing.B, be Backend) {
 			nt.Alerts = append(nt.Alerts, andon.AlertEvent{Key: fmt.Sprintf("%s:%016x", group, j), Status: "firing", Fingerprint: fmt.Sprintf("%016x", j), StartsAt: at,
 				Labels:      map[string]string{"alertname": "SvcErrorRatioRed", "service": "svc", "instance": fmt.Sprint("i", j)},
 				Annotations: map[string]string{"summary": "errors above 0.5%"},
-				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
+				Andon:       &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/SvcErrorRatioRed/error_ratio"}})
 		}
 		return nt
 	}

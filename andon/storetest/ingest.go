@@ -21,7 +21,7 @@ func Notification(group string, n int, status string) andon.Notification {
 		ev := andon.AlertEvent{Key: fmt.Sprintf("%s:%016x:%s", group, i, T0.Format(time.RFC3339Nano)), Status: status, Fingerprint: fmt.Sprintf("%016x", i),
 			StartsAt: T0, Labels: map[string]string{"alertname": "Red", "instance": fmt.Sprint("i", i)}, Annotations: map[string]string{"summary": "red"}}
 		if status == "firing" {
-			ev.Andon = &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "operate", Origin: "svc/Red/error_ratio"}
+			ev.Andon = &andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/Red/error_ratio"}
 		}
 		nt.Alerts = append(nt.Alerts, ev)
 	}

@@ -54,6 +54,8 @@ func Run(t *testing.T, b Backend) {
 		{"ActionsRoundTrip", actionsRoundTrip},
 		{"AnswersOnlyWhatTheChainProves", answersOnlyWhatTheChainProves},
 		{"SignedReceipts", signedReceipts},
+		{"RichContextIsKeptAndChained", richContext},
+		{"OntologyRefsAreIRIs", ontologyRefsAreIRIs},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, b) })
 	}
@@ -84,10 +86,10 @@ func triggerValidation(t *testing.T, b Backend) {
 		in   andon.Trigger
 		ok   bool
 	}{
-		{"a known type and a sku opens an andon", andon.Trigger{Type: andon.TestFailure, SKU: "build-42", Stage: "test"}, true},
-		{"every listed type is accepted", andon.Trigger{Type: andon.SHACLViolation, SKU: "svc"}, true},
-		{"an unknown type is rejected", andon.Trigger{Type: "bad_vibes", SKU: "svc"}, false},
-		{"an empty sku is rejected", andon.Trigger{Type: andon.TestFailure, SKU: " "}, false},
+		{"a known type and a sku opens an andon", andon.Trigger{Type: andon.TestFailure, SKU: "build-42", Stage: "testing"}, true},
+		{"every listed type is accepted", andon.Trigger{Type: andon.SHACLViolation, SKU: "svc", Stage: "testing"}, true},
+		{"an unknown type is rejected", andon.Trigger{Type: "bad_vibes", SKU: "svc", Stage: "testing"}, false},
+		{"an empty sku is rejected", andon.Trigger{Type: andon.TestFailure, SKU: " ", Stage: "testing"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,7 +110,7 @@ func triggerValidation(t *testing.T, b Backend) {
 func resolutionNeedsAllThree(t *testing.T, b Backend) {
 	l, _ := open(t, b)
 	ctx := context.Background()
-	res, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
+	res, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"})
 	for _, r := range []andon.Resolution{{FixApplied: "x", PreventionAdded: "y"}, {RootCause: "x", PreventionAdded: "y"}, {RootCause: "x", FixApplied: "y", PreventionAdded: "  "}} {
 		if _, err := l.Resolve(ctx, res.Andon.ID, r); !errors.Is(err, andon.ErrInvalid) {
 			t.Fatalf("resolve %+v: err = %v, want ErrInvalid", r, err)
@@ -122,19 +124,19 @@ func resolutionNeedsAllThree(t *testing.T, b Backend) {
 func gateBlocksUntilResolved(t *testing.T, b Backend) {
 	l, _ := open(t, b)
 	ctx := context.Background()
-	g, err := l.Gate(ctx, "svc", "deploy")
+	g, err := l.Gate(ctx, "svc", "deployment")
 	if err != nil || !g.Proceed {
 		t.Fatalf("empty ledger: %+v %v", g, err)
 	}
-	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "test"})
-	l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "other", Stage: "test"})
-	if g, _ = l.Gate(ctx, "svc", "deploy"); g.Proceed || len(g.Blocking) != 1 || g.Blocking[0].ID != a.Andon.ID {
+	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "other", Stage: "testing"})
+	if g, _ = l.Gate(ctx, "svc", "deployment"); g.Proceed || len(g.Blocking) != 1 || g.Blocking[0].ID != a.Andon.ID {
 		t.Fatalf("open andon must block every stage of its sku: %+v", g)
 	}
 	if _, err := l.Resolve(ctx, a.Andon.ID, Fix); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ = l.Gate(ctx, "svc", "deploy"); !g.Proceed {
+	if g, _ = l.Gate(ctx, "svc", "deployment"); !g.Proceed {
 		t.Fatalf("resolved andon still blocks: %+v", g)
 	}
 }
@@ -142,7 +144,7 @@ func gateBlocksUntilResolved(t *testing.T, b Backend) {
 func originOpensOnlyOnceWhileOpen(t *testing.T, b Backend) {
 	l, _ := open(t, b)
 	ctx := context.Background()
-	tr := andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Origin: "svc/ErrorRatioRed/error_ratio"}
+	tr := andon.Trigger{Type: andon.OperatingLimit, SKU: "svc", Stage: "execution", Origin: "svc/ErrorRatioRed/error_ratio"}
 	first, _ := l.Trigger(ctx, tr)
 	second, _ := l.Trigger(ctx, tr)
 	if !first.Created || second.Created || second.Andon.ID != first.Andon.ID {
@@ -161,7 +163,7 @@ func concurrentTriggersAndRacingResolvers(t *testing.T, b Backend) {
 	ids := make([]string, 100)
 	for i := range ids {
 		wg.Go(func() {
-			res, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprintf("sku-%d", i%7), Stage: "ci"})
+			res, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: fmt.Sprintf("sku-%d", i%7), Stage: "testing"})
 			if err != nil {
 				t.Error(err)
 			}
@@ -218,7 +220,7 @@ func verifyDetectsTampering(t *testing.T, b Backend) {
 			l, raw := open(t, b)
 			ctx := context.Background()
 			for i := range 3 {
-				a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: fmt.Sprint(i)})
+				a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: andon.DefaultStages[i]})
 				if i == 2 {
 					l.Resolve(ctx, a.Andon.ID, Fix)
 				}
@@ -240,7 +242,7 @@ func receiptFiles(t *testing.T, b Backend) {
 	l, _ := open(t, b)
 	l.ReceiptsDir = t.TempDir()
 	ctx := context.Background()
-	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
+	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"})
 	l.Resolve(ctx, a.Andon.ID, Fix)
 	if probs, err := l.Verify(ctx); err != nil || len(probs) != 0 {
 		t.Fatalf("%v %v", probs, err)
@@ -259,9 +261,9 @@ func statsCountOpenAndBlocked(t *testing.T, b Backend) {
 	l, _ := open(t, b)
 	ctx := context.Background()
 	t0 := time.Now()
-	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.SLOBurn, SKU: "svc"})
-	l.Trigger(ctx, andon.Trigger{Type: andon.SLOBurn, SKU: "svc"})
-	l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "build"})
+	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.SLOBurn, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, andon.Trigger{Type: andon.SLOBurn, SKU: "svc", Stage: "testing"})
+	l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "build", Stage: "testing"})
 	st, err := l.Store.Stats(ctx, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -288,16 +290,16 @@ func httpClientRoundTrip(t *testing.T, b Backend) {
 	defer srv.Close()
 	var c andon.API = &andon.Client{URL: srv.URL}
 	ctx := context.Background()
-	if _, err := c.Trigger(ctx, andon.Trigger{Type: "nope", SKU: "svc"}); !errors.Is(err, andon.ErrInvalid) {
+	if _, err := c.Trigger(ctx, andon.Trigger{Type: "nope", SKU: "svc", Stage: "testing"}); !errors.Is(err, andon.ErrInvalid) {
 		t.Fatalf("unknown type over HTTP: %v", err)
 	} else if n := strings.Count(err.Error(), andon.ErrInvalid.Error()); n != 1 {
 		t.Errorf("%q says %q %d times, want once", err, andon.ErrInvalid, n)
 	}
-	res, err := c.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "ci", Details: map[string]string{"job": "7"}})
+	res, err := c.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing", Details: map[string]any{"job": "7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := c.Gate(ctx, "svc", "deploy"); g.Proceed {
+	if g, _ := c.Gate(ctx, "svc", "deployment"); g.Proceed {
 		t.Fatal("gate over HTTP lets a blocked sku proceed")
 	}
 	if _, err := c.Resolve(ctx, res.Andon.ID, Fix); err != nil {
@@ -323,7 +325,7 @@ func unavailableAfterClose(t *testing.T, b Backend) {
 	l.Store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"}); !errors.Is(err, andon.ErrUnavailable) {
+	if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"}); !errors.Is(err, andon.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	if err := l.Store.Ping(ctx); !errors.Is(err, andon.ErrUnavailable) {
@@ -337,14 +339,14 @@ func unavailableAfterClose(t *testing.T, b Backend) {
 func answersOnlyWhatTheChainProves(t *testing.T, b Backend) {
 	l, raw := open(t, b)
 	ctx := context.Background()
-	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
-	if g, err := l.Gate(ctx, "svc", "deploy"); err != nil || g.Proceed {
+	a, _ := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"})
+	if g, err := l.Gate(ctx, "svc", "deployment"); err != nil || g.Proceed {
 		t.Fatalf("untouched: %+v %v", g, err)
 	}
 	if err := raw.Exec(`DELETE FROM andons WHERE id = '` + a.Andon.ID + `'`); err != nil {
 		t.Fatal(err)
 	}
-	if g, err := l.Gate(ctx, "svc", "deploy"); !errors.Is(err, andon.ErrTampered) {
+	if g, err := l.Gate(ctx, "svc", "deployment"); !errors.Is(err, andon.ErrTampered) {
 		t.Fatalf("gate after the open andon's row was deleted: %+v %v; want ErrTampered", g, err)
 	}
 	if probs, err := l.Verify(ctx); err != nil || len(probs) == 0 {
@@ -371,7 +373,7 @@ func signedReceipts(t *testing.T, b Backend) {
 	l.Store.SetSigner(sg)
 	l.Keys = keys
 	ctx := context.Background()
-	a, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc"})
+	a, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "svc", Stage: "testing"})
 	if err != nil || a.Receipt.Signature == "" || a.Receipt.KeyID != sg.KeyID {
 		t.Fatalf("signed trigger: %+v %v", a.Receipt, err)
 	}
@@ -382,7 +384,7 @@ func signedReceipts(t *testing.T, b Backend) {
 		t.Fatalf("verify with the public key: %v %v", probs, err)
 	}
 	l.Store.SetSigner(nil)
-	if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "other"}); !errors.Is(err, andon.ErrKeyRequired) {
+	if _, err := l.Trigger(ctx, andon.Trigger{Type: andon.TestFailure, SKU: "other", Stage: "testing"}); !errors.Is(err, andon.ErrKeyRequired) {
 		t.Fatalf("unsigned trigger on a signed chain: %v, want ErrKeyRequired", err)
 	}
 	if list, _ := l.List(ctx, andon.Filter{SKU: "other"}); len(list) != 0 {

@@ -21,6 +21,7 @@ import (
 type ledgerFlags struct {
 	db, url, token, receipts, output, signingKey string
 	publicKeys                                   []string
+	stages                                       stageFlags
 }
 
 func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
@@ -29,6 +30,7 @@ func (f *ledgerFlags) add(cmd *kingpin.CmdClause) {
 	cmd.Flag("token", "Bearer token for --url.").Envar("ANDON_TOKEN").StringVar(&f.token)
 	cmd.Flag("receipts-dir", "Also write receipts as JSON files here (and verify them) when using --db.").Envar("ANDON_RECEIPTS_DIR").StringVar(&f.receipts)
 	cmd.Flag("output", "Output format.").Short('o').Default(andon.FormatText).EnumVar(&f.output, andon.FormatText, andon.FormatJSON)
+	f.stages.add(cmd)
 }
 
 // addSigning adds --signing-key to the verbs that write receipts.
@@ -58,6 +60,10 @@ func (f *ledgerFlags) with(write bool, fn func(ctx context.Context, api andon.AP
 		store.SetSigner(sg)
 	}
 	l := &andon.Ledger{Store: store, ReceiptsDir: f.receipts, Logger: logger}
+	if l.Stages, err = f.stages.policy(); err != nil {
+		return noAnswer(err)
+	}
+	store.SetOntologyBase(f.stages.ontologyBase)
 	if len(f.publicKeys) > 0 {
 		if l.Keys, err = andon.LoadKeyring(f.publicKeys); err != nil {
 			return noAnswer(err)
@@ -118,17 +124,27 @@ func registerLedger(app *kingpin.Application) {
 	f.add(trig)
 	f.addSigning(trig)
 	var t andon.Trigger
-	var details []string
-	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+".").Required().StringVar((*string)(&t.Type))
+	var tctx contextFlags
+	trig.Flag("type", "Failure type: "+andon.FailureTypeNames()+" (with --from-*: overrides the report's).").StringVar((*string)(&t.Type))
 	trig.Flag("sku", "Service or build the andon blocks.").Required().StringVar(&t.SKU)
-	trig.Flag("stage", "Stage where the failure was found.").StringVar(&t.Stage)
-	trig.Flag("detail", "Detail key=value (repeatable).").StringsVar(&details)
+	trig.Flag("stage", "Stage where the failure was found: one of --stages (default "+andon.StagePolicy{}.Names()+").").StringVar(&t.Stage)
+	tctx.add(trig)
+	var ci ciReportFlags
+	ci.add(trig)
 	trig.Action(func(*kingpin.ParseContext) error {
-		return f.with(true, func(ctx context.Context, api andon.API) error {
-			var err error
-			if t.Details, err = andon.ParseDetails(details); err != nil {
-				return failure(err)
+		if err := tctx.apply(&t); err != nil {
+			return failure(err)
+		}
+		if format, file, err := ci.source(); err != nil || file != "" {
+			if err != nil {
+				return noAnswer(err)
 			}
+			return ci.trigger(&f, format, file, t)
+		}
+		if t.Type == "" {
+			return noAnswer(errors.New("required flag --type not provided (or open andons from a CI report with --from-junit, --from-go-test or --from-sarif)"))
+		}
+		return f.with(true, func(ctx context.Context, api andon.API) error {
 			res, err := api.Trigger(ctx, t)
 			if err != nil {
 				return refused(err)
@@ -140,7 +156,7 @@ func registerLedger(app *kingpin.Application) {
 	gate := app.Command("gate", "Can the sku proceed? Exit 0 proceed, 1 blocked (the blocking andons are listed).")
 	f.add(gate)
 	gateSKU := gate.Flag("sku", "Service or build to check.").Required().String()
-	gateStage := gate.Flag("stage", "Stage it wants to enter.").String()
+	gateStage := gate.Flag("stage", "Stage it wants to enter: an open andon blocks its own stage and every later one (all stages with --block-all-stages; without --stage any open andon blocks).").String()
 	gate.Action(func(*kingpin.ParseContext) error {
 		return f.with(false, func(ctx context.Context, api andon.API) error {
 			g, err := api.Gate(ctx, *gateSKU, *gateStage)

@@ -26,6 +26,7 @@ func runLedgerCLIOut(t *testing.T, args ...string) (int, string) {
 	app.Terminate(nil)
 	registerLedger(app)
 	registerWebhook(app)
+	registerReport(app)
 	out, err := os.CreateTemp(t.TempDir(), "stdout")
 	if err != nil {
 		t.Fatal(err)
@@ -61,14 +62,14 @@ func TestLedgerCLIGateFlow(t *testing.T) {
 	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "bad_type", "--sku", "build-1"); code != 1 {
 		t.Fatalf("unknown type: exit %d", code)
 	}
-	code, id := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "test", "--detail", "job=42")
+	code, id := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "testing", "--detail", "job=42")
 	if id = strings.TrimSpace(id); code != 0 || !strings.HasPrefix(id, "AND-") {
 		t.Fatalf("trigger: exit %d, printed %q", code, id)
 	}
-	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deploy"); code != 1 {
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deployment"); code != 1 {
 		t.Fatalf("gate with an open andon: exit %d, want 1", code)
 	}
-	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-2", "--stage", "deploy"); code != 0 {
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-2", "--stage", "deployment"); code != 0 {
 		t.Fatalf("gate of another sku: exit %d, want 0", code)
 	}
 	if code := runLedgerCLI(t, "resolve", id, "--db", db, "--root-cause", "flaky", "--fix", "pinned"); code != 2 {
@@ -80,7 +81,7 @@ func TestLedgerCLIGateFlow(t *testing.T) {
 	if code := runLedgerCLI(t, "resolve", id, "--db", db, "--root-cause", "flaky", "--fix", "pinned", "--prevention", "retry budget"); code != 0 {
 		t.Fatalf("resolve: exit %d", code)
 	}
-	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deploy"); code != 0 {
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deployment"); code != 0 {
 		t.Fatalf("gate after resolve: exit %d, want 0", code)
 	}
 	if code := runLedgerCLI(t, "receipts", "verify", "--db", db); code != 0 {
@@ -100,7 +101,7 @@ func TestLedgerCLIExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "andon.db")
 	initLedger(t, db)
-	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1"); code != 0 {
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "testing"); code != 0 {
 		t.Fatalf("trigger: exit %d", code)
 	}
 	empty := filepath.Join(dir, "empty.db")
@@ -173,7 +174,7 @@ func TestLedgerCLITamperedStateFailsClosed(t *testing.T) {
 		t.Run(tamper, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "l.db")
 			initLedger(t, db)
-			runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod")
+			runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod", "--stage", "testing")
 			sdb, err := sql.Open("sqlite", db)
 			if err != nil {
 				t.Fatal(err)
@@ -205,10 +206,10 @@ func TestLedgerCLISignedReceipts(t *testing.T) {
 	if code := runLedgerCLI(t, "keygen", key); code != 2 {
 		t.Fatalf("keygen over an existing key: exit %d, want 2", code)
 	}
-	if code := runLedgerCLI(t, "trigger", "--db", db, "--signing-key", key, "--type", "test_failure", "--sku", "prod"); code != 0 {
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--signing-key", key, "--type", "test_failure", "--sku", "prod", "--stage", "testing"); code != 0 {
 		t.Fatalf("signed trigger: exit %d", code)
 	}
-	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod"); code != 2 {
+	if code := runLedgerCLI(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "prod", "--stage", "testing"); code != 2 {
 		t.Fatalf("unsigned trigger on a signed ledger: exit %d, want 2", code)
 	}
 	if code := runLedgerCLI(t, "receipts", "verify", "--db", db, "--public-key", key+".pub"); code != 0 {

@@ -58,4 +58,4 @@ func main() {
 }
 
 // registrations: each area adds its subcommands in its own file.
-var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger, registerBacktest}
+var registrations = []func(*kingpin.Application){registerSpec, registerTest, registerFromRun, registerLoad, registerWebhook, registerLedger, registerReport, registerBacktest}

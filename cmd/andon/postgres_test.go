@@ -26,11 +26,11 @@ func TestLedgerCLIOnPostgres(t *testing.T) {
 	if code := runLedgerCLI(t, "init", "--db", db); code != 2 {
 		t.Fatalf("second init: exit %d, want 2", code)
 	}
-	code, id := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "test")
+	code, id := runLedgerCLIOut(t, "trigger", "--db", db, "--type", "test_failure", "--sku", "build-1", "--stage", "testing")
 	if id = strings.TrimSpace(id); code != 0 || !strings.HasPrefix(id, "AND-") {
 		t.Fatalf("trigger: exit %d, printed %q", code, id)
 	}
-	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deploy"); code != 1 {
+	if code := runLedgerCLI(t, "gate", "--db", db, "--sku", "build-1", "--stage", "deployment"); code != 1 {
 		t.Fatalf("gate with an open andon: exit %d, want 1", code)
 	}
 	if code := runLedgerCLI(t, "resolve", "--db", db, id, "--root-cause", "flaky", "--fix", "pinned", "--prevention", "quarantine"); code != 0 {

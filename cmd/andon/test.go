@@ -68,6 +68,6 @@ func testFiles(target string) ([]string, int, func(), error) {
 		cleanup()
 		return nil, 0, noop, failure(err)
 	}
-	rules := []string{filepath.Join(dir, bundle.RulesPath(spec))}
-	return []string{filepath.Join(dir, bundle.TestsPath(spec))}, promtest.CountAlerts(rules), cleanup, nil
+	rules := []string{filepath.Join(dir, bundle.RulesPath(spec)), filepath.Join(dir, bundle.LedgerRulesPath)}
+	return []string{filepath.Join(dir, bundle.TestsPath(spec)), filepath.Join(dir, bundle.LedgerTestsPath)}, promtest.CountAlerts(rules), cleanup, nil
 }

@@ -221,11 +221,11 @@ func resolveAndon(ctx context.Context, t *testing.T, s *Stack, id, rootCause, fi
 	return r
 }
 
-// gate runs `andon gate` for the service and stage deploy against where (--url… or --db=…).
+// gate runs `andon gate` for the service and stage deployment against where (--url… or --db=…).
 func gate(ctx context.Context, t *testing.T, s *Stack, where []string) (andon.GateResult, int) {
 	t.Helper()
 	var g andon.GateResult
-	r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy", "-o", "json"}, where...)...)
+	r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deployment", "-o", "json"}, where...)...)
 	if err != nil {
 		t.Fatalf("andon gate: %v\n%s%s", err, r.Stdout, r.Stderr)
 	}

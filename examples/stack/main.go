@@ -76,8 +76,8 @@ func demo(ctx context.Context, repo, dir string) error {
 		}
 	}
 	// The gate as a deploy job would ask it: exit 0 proceed, 1 blocked.
-	fmt.Printf("\n$ andon gate --sku %s --stage deploy --url %s --token %s\n", s.Spec.Service, s.Webhook, cfg.Token)
-	if r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deploy"}, s.LedgerURL()...)...); err == nil {
+	fmt.Printf("\n$ andon gate --sku %s --stage deployment --url %s --token %s\n", s.Spec.Service, s.Webhook, cfg.Token)
+	if r, err := s.RunAndon(ctx, append([]string{"gate", "--sku=" + s.Spec.Service, "--stage=deployment"}, s.LedgerURL()...)...); err == nil {
 		fmt.Printf("%s%s(exit %d)\n", r.Stdout, r.Stderr, r.Code)
 	}
 	if a, ok := w.First(EvAndon); ok {
