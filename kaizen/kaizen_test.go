@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/andon-sre/andon/andon"
-	"github.com/andon-sre/andon/internal/headless"
+	"github.com/andon-sre/andon/internal/chromium"
 )
 
 var start = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -146,10 +146,7 @@ func TestReportDrawsInHeadlessChromium(t *testing.T) {
 	if err := os.WriteFile(page, html.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom, err := headless.DumpDOM(headless.Require(t), page, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dom := chromium.DumpDOM(t, page, "test-kaizen-report")
 	m := regexp.MustCompile(`drawn charts=(\d+) bars=(\d+) points=(\d+)`).FindSubmatch(dom)
 	if m == nil {
 		t.Fatalf("the page did not report drawing: %s", regexp.MustCompile(`(?s)<pre id="kaizen-status">.*?</pre>`).Find(dom))
