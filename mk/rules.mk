@@ -20,9 +20,10 @@ bench-rules: tools $(SLOTH)
 BENCH_TARGETS += bench-rules
 
 .PHONY: test-history
-TEST_TARGETS += test-history
 
 ## test-history: the one-failure promtool test with 3 days of history at 0.5, 2, 5 and 10 req/s
-## (the bundle's tests use 1 hour: promtool evaluates the whole rule file at every 15 s step).
+## (the bundle's tests use 1 hour). NOT in TEST_TARGETS: it FAILS today, promtool's unit-test
+## engine refuses a query past 10,000 samples, which a 3d window at 15 s reaches at 41h40m
+## ("query processing would load too many samples"); it also costs over 15 min of CPU.
 test-history: tools
 	ANDON_HISTORY_3D=1 $(GO) test -count=1 -timeout 50m -run 'TestOneFailureAfterThreeDays' -v ./promtest/

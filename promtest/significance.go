@@ -28,7 +28,8 @@ var HistoryRates = []float64{0.5, 2, 5, 10}
 // History is the steady traffic before the one failed request that the issue asks for: the
 // longest default burn window. promtool evaluates every rule at every step from the start, so 3
 // days are 17,280 evaluations of the whole rule file per traffic (minutes of CPU each): the
-// bundle's tests use DefaultHistory, and `make test-history` runs the 3-day version. With the
+// bundle's tests use DefaultHistory; `make test-history` runs the 3-day version, which promtool
+// refuses past 10,000 samples per query (41h40m at 15 s). With the
 // short history, windows longer than it see less traffic than they would in production (rate()
 // divides by the whole window), so the bundle's test speaks for the windows up to DefaultHistory
 // and the 3-day test for all of them.
