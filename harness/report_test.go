@@ -2,26 +2,15 @@ package harness
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-)
 
-// findChromium returns a headless-capable Chromium or "".
-func findChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+	"github.com/andon-sre/andon/internal/headless"
+)
 
 func TestReportDrawsInHeadlessChromium(t *testing.T) {
 	srv := startServer(t, stateless2026, nil)
@@ -48,23 +37,9 @@ func TestReportDrawsInHeadlessChromium(t *testing.T) {
 	if err := os.WriteFile(page, html.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	chromium := findChromium()
-	if chromium == "" && os.Getenv("ANDON_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("ANDON_REQUIRE_CHROMIUM is set but no chromium is on PATH")
-	}
-	if chromium == "" {
-		t.Skip("chromium not installed: run `make test-report` (installs Debian's chromium) to check that the charts draw")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+page)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
+	dom, err := headless.DumpDOM(headless.Require(t), page, dir)
 	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`drawn charts=(\d+) points=(\d+) thresholds=(\d+)`).FindSubmatch(dom)
 	if m == nil {
