@@ -38,6 +38,8 @@ const (
 	sCPU
 	sMemory
 	sQueue
+	sConnAttempts
+	sConnFailures
 	sBucket0
 )
 
@@ -65,6 +67,10 @@ func (o Options) Labels(s int) labels.Labels {
 		return name("erlmcp_memory_bytes")
 	case sQueue:
 		return name("erlmcp_queue_size")
+	case sConnAttempts:
+		return name("erlmcp_connection_attempts_total")
+	case sConnFailures:
+		return name("erlmcp_connection_failures_total")
 	default:
 		return labels.FromStrings(labels.MetricName, "erlmcp_request_duration_seconds_bucket", "instance", inst, "job", "erlmcp", "le", Buckets[i-sBucket0])
 	}
@@ -95,8 +101,9 @@ func Walk(o Options, emit func(s int, t int64, v float64) error) error {
 
 // instance is the running state of one instance's counters.
 type instance struct {
-	requests, errors float64
-	buckets          []float64
+	requests, errors       float64
+	attempts, connFailures float64
+	buckets                []float64
 }
 
 // scrape fills vals with instance i's values at scrape k (minute m of the history) and returns how
@@ -108,7 +115,7 @@ func (s *instance) scrape(i, k, m int, interval time.Duration, vals []float64) i
 	p := m + 97*i // each instance has its incidents at other times
 	// Counters restart with the process.
 	if (m+61*i)%1020 == 500 && k%(int(time.Minute/interval)) == 0 {
-		s.requests, s.errors = 0, 0
+		s.requests, s.errors, s.attempts, s.connFailures = 0, 0, 0, 0
 		clear(s.buckets)
 	}
 	secs := interval.Seconds()
@@ -136,6 +143,12 @@ func (s *instance) scrape(i, k, m int, interval time.Duration, vals []float64) i
 	errs = float64(int(errs))
 	s.requests += req
 	s.errors += errs
+	// Connections: 5 attempts/s; 4% of them fail for 5 minutes (emergency above 2%).
+	att := 5 * secs
+	s.attempts += att
+	if p%1500 >= 800 && p%1500 < 805 {
+		s.connFailures += float64(int(att * 4 / 100))
+	}
 	// Latency: share of requests per bucket (non-cumulative), by incident.
 	shares := []float64{90, 6, 2, 1, 0.5, 0.3, 0.15, 0.05, 0}
 	switch {
@@ -179,6 +192,8 @@ func (s *instance) scrape(i, k, m int, interval time.Duration, vals []float64) i
 		mem += 1.5e6 * float64(r*60+(k%int(time.Minute/interval))*int(secs))
 	}
 	vals[sMemory] = mem
+	vals[sConnAttempts] = s.attempts
+	vals[sConnFailures] = s.connFailures
 	vals[sQueue] = 100
 	switch {
 	case p%1900 >= 300 && p%1900 < 302:
