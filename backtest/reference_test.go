@@ -150,7 +150,7 @@ func agreeWithPromtool(t *testing.T, rep *Report, rules []byte, h history.Option
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	checks, cases := promtoolTest(t, rep, h, filepath.Join(dir, "test.yaml"))
+	checks, cases := promtoolTest(t, rep, rules, h, filepath.Join(dir, "test.yaml"))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute) // minutes on a quiet machine; a loaded one starves it
 	defer cancel()
 	start := time.Now()
@@ -243,9 +243,13 @@ func episodesOf(r *Report) []string {
 }
 
 type promtoolFile struct {
-	RuleFiles          []string        `yaml:"rule_files"`
-	EvaluationInterval string          `yaml:"evaluation_interval"`
-	Tests              []promtoolGroup `yaml:"tests"`
+	RuleFiles          []string `yaml:"rule_files"`
+	EvaluationInterval string   `yaml:"evaluation_interval"`
+	// GroupEvalOrder is the rule file's group order, the order the backtest evaluates them in:
+	// promtool otherwise evaluates a step's groups in map order, and an alert reading another
+	// group's recording (the SLO's long windows) would see this step's value or the last at random.
+	GroupEvalOrder []string        `yaml:"group_eval_order"`
+	Tests          []promtoolGroup `yaml:"tests"`
 }
 
 type promtoolGroup struct {
@@ -268,7 +272,7 @@ type promtoolAlert struct {
 
 // promtoolTest writes a promtool rule test of the same series whose expected alerts are the
 // backtest's firings; it returns how many evaluation times and alert checks it holds.
-func promtoolTest(t *testing.T, rep *Report, h history.Options, path string) (int, int) {
+func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, path string) (int, int) {
 	t.Helper()
 	steps := h.Steps()
 	values := make([][]string, h.Instances*history.PerInstance)
@@ -320,7 +324,19 @@ func promtoolTest(t *testing.T, rep *Report, h history.Options, path string) (in
 			cases++
 		}
 	}
-	b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{"rules.yaml"}, EvaluationInterval: h.Interval.String(), Tests: []promtoolGroup{g}})
+	var file struct {
+		Groups []struct {
+			Name string `yaml:"name"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(rules, &file); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, gr := range file.Groups {
+		order = append(order, gr.Name)
+	}
+	b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{"rules.yaml"}, EvaluationInterval: h.Interval.String(), GroupEvalOrder: order, Tests: []promtoolGroup{g}})
 	if err != nil {
 		t.Fatal(err)
 	}
