@@ -21,6 +21,7 @@ import (
 	"github.com/andon-sre/andon/backtest/history"
 	"github.com/andon-sre/andon/internal/pinned"
 	"github.com/andon-sre/andon/limits"
+	"github.com/andon-sre/andon/promtest"
 	"github.com/andon-sre/andon/rulegen"
 )
 
@@ -242,34 +243,6 @@ func episodesOf(r *Report) []string {
 	return out
 }
 
-type promtoolFile struct {
-	RuleFiles          []string `yaml:"rule_files"`
-	EvaluationInterval string   `yaml:"evaluation_interval"`
-	// GroupEvalOrder is the rule file's group order, the order the backtest evaluates them in:
-	// promtool otherwise evaluates a step's groups in map order, and an alert reading another
-	// group's recording (the SLO's long windows) would see this step's value or the last at random.
-	GroupEvalOrder []string        `yaml:"group_eval_order"`
-	Tests          []promtoolGroup `yaml:"tests"`
-}
-
-type promtoolGroup struct {
-	Interval       string          `yaml:"interval"`
-	StartTimestamp string          `yaml:"start_timestamp"`
-	InputSeries    []promtoolInput `yaml:"input_series"`
-	AlertRuleTest  []promtoolAlert `yaml:"alert_rule_test"`
-}
-
-type promtoolInput struct {
-	Series string `yaml:"series"`
-	Values string `yaml:"values"`
-}
-
-type promtoolAlert struct {
-	EvalTime  string           `yaml:"eval_time"`
-	Alertname string           `yaml:"alertname"`
-	ExpAlerts []map[string]any `yaml:"exp_alerts"`
-}
-
 // promtoolTest writes a promtool rule test of the same series whose expected alerts are the
 // backtest's firings; it returns how many evaluation times and alert checks it holds.
 func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, path string) (int, int) {
@@ -286,9 +259,9 @@ func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := promtoolGroup{Interval: h.Interval.String(), StartTimestamp: h.Start.Format(time.RFC3339)}
+	g := promtest.Group{Interval: h.Interval.String(), StartTimestamp: h.Start.Format(time.RFC3339)}
 	for s, vs := range values {
-		g.InputSeries = append(g.InputSeries, promtoolInput{Series: history.Exposition(h.Labels(s)), Values: strings.Join(vs, " ")})
+		g.InputSeries = append(g.InputSeries, promtest.Series{Series: history.Exposition(h.Labels(s)), Values: strings.Join(vs, " ")})
 	}
 	// Check times: every transition and the evaluation before it, and a 10-minute grid.
 	times := map[time.Time]bool{}
@@ -308,7 +281,7 @@ func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, pa
 	cases := 0
 	for _, at := range sorted {
 		for _, a := range rep.Alerts {
-			c := promtoolAlert{EvalTime: model.Duration(at.Sub(h.Start)).String(), Alertname: a.Name, ExpAlerts: []map[string]any{}}
+			c := promtest.AlertTest{EvalTime: model.Duration(at.Sub(h.Start)).String(), Alertname: a.Name, ExpAlerts: []promtest.ExpAlert{}}
 			for _, e := range a.Episodes {
 				if !e.Start.After(at) && (at.Before(e.End) || e.Ongoing) {
 					lbls := map[string]string{}
@@ -317,10 +290,10 @@ func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, pa
 							lbls[l.Name] = l.Value
 						}
 					})
-					c.ExpAlerts = append(c.ExpAlerts, map[string]any{"exp_labels": lbls})
+					c.ExpAlerts = append(c.ExpAlerts, promtest.ExpAlert{ExpLabels: lbls})
 				}
 			}
-			g.AlertRuleTest = append(g.AlertRuleTest, c)
+			g.AlertRuleTests = append(g.AlertRuleTests, c)
 			cases++
 		}
 	}
@@ -336,7 +309,7 @@ func promtoolTest(t *testing.T, rep *Report, rules []byte, h history.Options, pa
 	for _, gr := range file.Groups {
 		order = append(order, gr.Name)
 	}
-	b, err := yaml.Marshal(promtoolFile{RuleFiles: []string{"rules.yaml"}, EvaluationInterval: h.Interval.String(), GroupEvalOrder: order, Tests: []promtoolGroup{g}})
+	b, err := yaml.Marshal(promtest.File{RuleFiles: []string{"rules.yaml"}, EvaluationInterval: h.Interval.String(), GroupEvalOrder: order, Tests: []promtest.Group{g}})
 	if err != nil {
 		t.Fatal(err)
 	}

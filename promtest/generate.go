@@ -32,8 +32,10 @@ type File struct {
 
 // Group is one promtool test group: its own input series and assertions.
 type Group struct {
-	Name           string      `yaml:"name"`
-	Interval       string      `yaml:"interval"`
+	Name     string `yaml:"name"`
+	Interval string `yaml:"interval"`
+	// StartTimestamp is where the group's time 0 is (promtool's default: the Unix epoch).
+	StartTimestamp string      `yaml:"start_timestamp,omitempty"`
 	InputSeries    []Series    `yaml:"input_series"`
 	AlertRuleTests []AlertTest `yaml:"alert_rule_test"`
 }

@@ -75,7 +75,7 @@ func TestCheckExitCodes(t *testing.T) {
 			[]string{"--strict", "--webhook.url=http://hook:9095/webhook", "--webhook.credentials-file=/run/secrets/t"}, 0, "", "ok"},
 		{"a level that pages nobody fails --strict", ptr(validSpec + strings.Replace(receiverSection, "yellow: [chat], ", "", 1)), []string{"--strict"}, 1, "levels.yellow pages, but alertmanager.notify.yellow names no receiver", ""},
 		{"a relative credentials file fails", ptr(validSpec + "alertmanager: {credentials_file: token}\n"), nil, 1, "must be an absolute path", ""},
-				{"--strict fails on an error counter read as a rate against a ratio, with a position and a fix", ptr(validSpec + rateVsRatio), []string{"--strict"}, 1,
+		{"--strict fails on an error counter read as a rate against a ratio, with a position and a fix", ptr(validSpec + rateVsRatio), []string{"--strict"}, 1,
 			"spec.yaml:10:5: warning: signal err_rate: kind rate with unit ratio on the error counter erlmcp_errors_total compares errors per second with a ratio threshold", ""},
 		{"the rate-vs-ratio fix names the ratio to write", ptr(validSpec + rateVsRatio), []string{"--strict"}, 1, "use `kind: ratio` with `errors: erlmcp_errors_total`", ""},
 		{"the erlmcp example passes --strict", nil, []string{"check", "--strict", "../../examples/erlmcp/limits.yaml"}, 0, "", "ok: service erlmcp"},
